@@ -1,0 +1,254 @@
+"""Load a site file and its device profiles from YAML, reporting every problem with key path and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sitewatch.siteconfig import (
+    AlarmRule,
+    Device,
+    DeviceConfig,
+    DeviceProfile,
+    Node,
+    PointSpec,
+    Site,
+    SiteFile,
+)
+
+PathParts = tuple[str | int, ...]
+
+# Builds typed keys (so `0:` indexes as the int 0, as in the loaded data).
+_KEYS = yaml.SafeLoader("")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config file."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A config file (or the profiles it uses) has problems; `problems` lists each one."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _YamlDoc:
+    """Parsed YAML plus the line of every key, and duplicate-key problems found on the way."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = str(path)
+        self.lines: dict[PathParts, int] = {}
+        self.problems: list[Problem] = []
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([Problem(self.file, None, "", f"cannot read file: {exc.strerror}")])
+        except UnicodeDecodeError:
+            raise ConfigError([Problem(self.file, None, "", "file is not UTF-8 text")]) from None
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data: Any = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else None
+            reason = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError([Problem(self.file, line, "", f"YAML syntax error: {reason}")]) from None
+        if root is not None:
+            self._index(root, ())
+
+    def _index(self, node: yaml.Node, path: PathParts) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key = _KEYS.construct_object(key_node, deep=True)
+                if key in seen:
+                    self.problems.append(
+                        Problem(
+                            self.file,
+                            key_node.start_mark.line + 1,
+                            _dotted((*path, key)),
+                            "duplicate key (a later value would silently replace the earlier one)",
+                        )
+                    )
+                seen.add(key)
+                self._index(value_node, (*path, key))
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._index(item, (*path, index))
+
+    def line_of(self, path: PathParts) -> int | None:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+    def problem(self, path: PathParts, message: str) -> Problem:
+        return Problem(self.file, self.line_of(path), _dotted(path), message)
+
+
+def _dotted(path: PathParts) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> PathParts:
+    """Pydantic's error location minus the union tags it adds (which are not keys in the file)."""
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        elif isinstance(current, dict) and part in current.values():
+            continue  # a discriminator value, e.g. 'tcp' for a bus
+        else:
+            current = None
+        path.append(part)
+    return tuple(path)
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def _validate(doc: _YamlDoc, model: type[BaseModel], data: Any, at: PathParts = ()) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = (*at, *_data_path(data, error["loc"]))
+            message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
+            doc.problems.append(doc.problem(path, message))
+        return None
+
+
+def load_profile(path: Path) -> DeviceProfile:
+    doc = _YamlDoc(path)
+    profile = _validate(doc, DeviceProfile, doc.data)
+    if profile is not None and profile.profile != path.stem:
+        doc.problems.append(
+            doc.problem(("profile",), f"names '{profile.profile}' but the file is {path.name}")
+        )
+    if doc.problems:
+        raise ConfigError(doc.problems)
+    return profile
+
+
+def _apply_overrides(
+    doc: _YamlDoc, at: PathParts, device: DeviceConfig, profile: DeviceProfile
+) -> dict[str, PointSpec]:
+    points = dict(profile.points)
+    for point_name, override in device.alarms.items():
+        here = (*at, "alarms", point_name)
+        if point_name not in points:
+            known = ", ".join(sorted(points))
+            doc.problems.append(
+                doc.problem(here, f"profile '{profile.profile}' has no point '{point_name}' ({known})")
+            )
+            continue
+        base = points[point_name]
+        if not override.enabled:
+            points[point_name] = base.model_copy(update={"alarm": None})
+            continue
+        merged = base.alarm.model_dump() if base.alarm else {}
+        merged.update(override.model_dump(exclude_unset=True, exclude={"enabled"}))
+        rule = _validate(doc, AlarmRule, merged, here)
+        if rule is None:
+            continue
+        spec = _validate(doc, PointSpec, {**base.model_dump(), "alarm": rule.model_dump()}, here)
+        if spec is not None:
+            points[point_name] = spec
+    return points
+
+
+def load_site(path: str | Path) -> Site:
+    """Load and validate a site file with its profiles; raises ConfigError listing every problem."""
+    site_path = Path(path)
+    doc = _YamlDoc(site_path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "the site file must be a mapping with 'site' and 'nodes'")])
+    site_file: SiteFile | None = _validate(doc, SiteFile, doc.data)
+    if site_file is None:
+        raise ConfigError(doc.problems)
+
+    profiles_dir = site_path.parent / site_file.profiles_dir
+    profiles: dict[str, DeviceProfile | None] = {}
+    nodes: dict[str, Node] = {}
+    for node_id, node in site_file.nodes.items():
+        devices: dict[str, Device] = {}
+        units_on_bus: dict[tuple[str, int], str] = {}
+        for device_id, device in node.devices.items():
+            at: PathParts = ("nodes", node_id, "devices", device_id)
+            if device.bus not in node.buses:
+                known = ", ".join(sorted(node.buses)) or "none"
+                doc.problems.append(
+                    doc.problem((*at, "bus"), f"bus '{device.bus}' is not defined (defined: {known})")
+                )
+            elif (device.bus, device.unit) in units_on_bus:
+                other = units_on_bus[(device.bus, device.unit)]
+                doc.problems.append(
+                    doc.problem(
+                        (*at, "unit"),
+                        f"unit {device.unit} on bus '{device.bus}' is already used by '{other}'",
+                    )
+                )
+            else:
+                units_on_bus[(device.bus, device.unit)] = device_id
+            if device.profile not in profiles:
+                profile_path = profiles_dir / f"{device.profile}.yaml"
+                if not profile_path.is_file():
+                    profiles[device.profile] = None
+                else:
+                    try:
+                        profiles[device.profile] = load_profile(profile_path)
+                    except ConfigError as exc:
+                        doc.problems.extend(exc.problems)
+                        profiles[device.profile] = None
+                        continue
+            profile = profiles[device.profile]
+            if profile is None:
+                if not (profiles_dir / f"{device.profile}.yaml").is_file():
+                    doc.problems.append(
+                        doc.problem(
+                            (*at, "profile"),
+                            f"profile '{device.profile}' not found "
+                            f"(looked for {profiles_dir / (device.profile + '.yaml')})",
+                        )
+                    )
+                continue
+            points = _apply_overrides(doc, at, device, profile)
+            devices[device_id] = Device(
+                device_id,
+                node_id,
+                device.name,
+                device.profile,
+                device.bus,
+                device.unit,
+                device.location,
+                points,
+            )
+        nodes[node_id] = Node(node_id, node.name, node.heartbeat_s, node.scan, dict(node.buses), devices)
+
+    if doc.problems:
+        raise ConfigError(doc.problems)
+    return Site(site_file.site.id, site_file.site.name, site_file.site.timezone, nodes, doc.data)

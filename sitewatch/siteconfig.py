@@ -1,0 +1,274 @@
+"""The site-file and device-profile models: what a site has, and how each device's points read.
+
+Loading YAML and reporting problems with line numbers lives in `sitewatch.configload`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Category(StrEnum):
+    """NFPA 72 signal categories."""
+
+    FIRE = "fire"
+    SUPERVISORY = "supervisory"
+    TROUBLE = "trouble"
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Table(StrEnum):
+    COIL = "coil"
+    DISCRETE_INPUT = "discrete_input"
+    HOLDING_REGISTER = "holding_register"
+    INPUT_REGISTER = "input_register"
+
+    @property
+    def is_bit(self) -> bool:
+        return self in (Table.COIL, Table.DISCRETE_INPUT)
+
+
+class DataType(StrEnum):
+    BOOL = "bool"
+    INT16 = "int16"
+    UINT16 = "uint16"
+    INT32 = "int32"
+    UINT32 = "uint32"
+    FLOAT32 = "float32"
+
+
+class ScanClass(StrEnum):
+    FAST = "fast"
+    NORMAL = "normal"
+    SLOW = "slow"
+
+
+class AlarmRule(_Strict):
+    """When a point is abnormal: a digital/state value (`when`) or analog limits."""
+
+    when: bool | int | str | None = None
+    low: float | None = None
+    high: float | None = None
+    deadband: float = Field(default=0.0, ge=0)
+    category: Category
+    priority: Priority = Priority.HIGH
+    text: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_kind_of_condition(self) -> Self:
+        analog = self.low is not None or self.high is not None
+        if self.when is None and not analog:
+            raise ValueError("an alarm needs 'when' (digital) or 'low'/'high' (analog limits)")
+        if self.when is not None and analog:
+            raise ValueError("an alarm has either 'when' or 'low'/'high', not both")
+        if self.low is not None and self.high is not None and self.low >= self.high:
+            raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
+        return self
+
+
+class PointSpec(_Strict):
+    """One point of a device profile: where it sits in the register map and how to decode it."""
+
+    label: str = Field(min_length=1, max_length=120)
+    table: Table
+    address: int = Field(ge=0, le=65535)
+    type: DataType | None = None
+    bit: int | None = Field(default=None, ge=0, le=15)
+    word_order: Literal["big", "little"] = "big"
+    byte_order: Literal["big", "little"] = "big"
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = Field(default=None, max_length=16)
+    states: dict[int, str] | None = None
+    scan: ScanClass = ScanClass.NORMAL
+    deadband: float = Field(default=0.0, ge=0)
+    alarm: AlarmRule | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.table.is_bit:
+            if self.type not in (None, DataType.BOOL):
+                raise ValueError(f"a {self.table.value} is a single bit; its type can only be bool")
+            if self.bit is not None:
+                raise ValueError(f"'bit' applies to registers, not to a {self.table.value}")
+        elif self.bit is not None and self.type not in (None, DataType.UINT16, DataType.INT16):
+            raise ValueError("'bit' selects a bit of one 16-bit register; drop 'type' or use uint16")
+        elif self.type is DataType.BOOL and self.bit is None:
+            raise ValueError("a bool read from a register needs 'bit'")
+        if self.states is not None and (self.is_bool or self.value_type is DataType.FLOAT32):
+            raise ValueError("'states' names the values of an integer point")
+        if self.alarm and isinstance(self.alarm.when, str):
+            if not self.states or self.alarm.when not in self.states.values():
+                known = sorted(self.states.values()) if self.states else []
+                raise ValueError(f"alarm 'when: {self.alarm.when}' is not one of the states {known}")
+        if self.alarm and self.alarm.when is None and (self.is_bool or self.states):
+            raise ValueError("a digital or state point alarms with 'when', not with limits")
+        return self
+
+    @property
+    def is_bool(self) -> bool:
+        return self.table.is_bit or self.bit is not None
+
+    @property
+    def value_type(self) -> DataType:
+        if self.is_bool:
+            return DataType.BOOL
+        return self.type or DataType.UINT16
+
+    @property
+    def is_analog(self) -> bool:
+        return not self.is_bool and self.states is None
+
+
+class DeviceProfile(_Strict):
+    """A reusable register map for one kind of device (config/devices/*.yaml)."""
+
+    profile: Ident
+    description: str = Field(min_length=1, max_length=200)
+    points: dict[Ident, PointSpec] = Field(min_length=1)
+
+
+class TcpBus(_Strict):
+    transport: Literal["tcp"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+    timeout_s: float = Field(default=1.0, gt=0, le=30)
+
+
+class RtuBus(_Strict):
+    transport: Literal["rtu"]
+    device: str = Field(min_length=1, description="serial port, e.g. /dev/ttyUSB0")
+    baudrate: int = Field(default=9600, gt=0)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    timeout_s: float = Field(default=1.0, gt=0, le=30)
+
+
+Bus = Annotated[TcpBus | RtuBus, Field(discriminator="transport")]
+
+
+class AlarmOverride(_Strict):
+    """Site-specific changes to a profile's alarm for one point; unset fields keep the profile's."""
+
+    when: bool | int | str | None = None
+    low: float | None = None
+    high: float | None = None
+    deadband: float | None = Field(default=None, ge=0)
+    category: Category | None = None
+    priority: Priority | None = None
+    text: str | None = Field(default=None, min_length=1, max_length=200)
+    enabled: bool = True
+
+
+class DeviceConfig(_Strict):
+    name: str = Field(min_length=1, max_length=120)
+    profile: Ident
+    bus: Ident
+    unit: int = Field(default=1, ge=0, le=247)
+    location: str | None = Field(default=None, max_length=120)
+    alarms: dict[Ident, AlarmOverride] = Field(default_factory=dict)
+
+
+class ScanPeriods(_Strict):
+    fast_ms: int = Field(default=250, ge=50, le=250)
+    normal_ms: int = Field(default=1000, ge=100, le=60_000)
+    slow_ms: int = Field(default=5000, ge=100, le=600_000)
+
+
+class NodeConfig(_Strict):
+    name: str = Field(min_length=1, max_length=120)
+    heartbeat_s: int = Field(default=30, ge=5, le=300)
+    scan: ScanPeriods = Field(default_factory=ScanPeriods)
+    buses: dict[Ident, Bus] = Field(default_factory=dict)
+    devices: dict[Ident, DeviceConfig] = Field(default_factory=dict)
+
+
+class SiteInfo(_Strict):
+    id: Ident
+    name: str = Field(min_length=1, max_length=120)
+    timezone: str = "Asia/Shanghai"
+
+
+class SiteFile(_Strict):
+    """The top level of a site file, as written."""
+
+    site: SiteInfo
+    profiles_dir: str = "devices"
+    nodes: dict[Ident, NodeConfig] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device with its profile resolved and the site's alarm overrides applied."""
+
+    id: str
+    node: str
+    name: str
+    profile: str
+    bus: str
+    unit: int
+    location: str | None
+    points: dict[str, PointSpec]
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    name: str
+    heartbeat_s: int
+    scan: ScanPeriods
+    buses: dict[str, TcpBus | RtuBus]
+    devices: dict[str, Device]
+
+
+@dataclass(frozen=True)
+class Site:
+    """A validated site: everything the edge and the cloud need to know about it."""
+
+    id: str
+    name: str
+    timezone: str
+    nodes: dict[str, Node]
+    source: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def config_hash(self) -> str:
+        canonical = json.dumps(self.source, sort_keys=True, default=str).encode()
+        return hashlib.sha256(canonical).hexdigest()[:16]
+
+    def device(self, node: str, device: str) -> Device | None:
+        found = self.nodes.get(node)
+        return found.devices.get(device) if found else None
+
+    def point(self, node: str, device: str, point: str) -> PointSpec | None:
+        found = self.device(node, device)
+        return found.points.get(point) if found else None
+
+    def with_bus(self, node: str, bus: str, **changes: object) -> Site:
+        """A copy with one bus's settings changed, e.g. the port a simulator actually bound."""
+        target = self.nodes[node]
+        buses = dict(target.buses)
+        buses[bus] = buses[bus].model_copy(update=changes)
+        nodes = dict(self.nodes)
+        nodes[node] = Node(
+            target.id, target.name, target.heartbeat_s, target.scan, buses, target.devices
+        )
+        return Site(self.id, self.name, self.timezone, nodes, self.source)

@@ -1,0 +1,296 @@
+"""The MQTT wire contract between edge and cloud: topics, payload models, encode and decode.
+
+This module is the only place that knows the shape of what crosses the broker; docs/wire.md
+describes the same contract for people writing their own clients.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONTRACT_VERSION = 1
+TOPIC_ROOT = "sw/v1"
+CLOUD_STATE_TOPIC = f"{TOPIC_ROOT}/cloud/state"
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class WireError(ValueError):
+    """A topic or payload that breaks the contract; the message names the problem."""
+
+
+class Kind(StrEnum):
+    BIRTH = "birth"
+    DEATH = "death"
+    EVENT = "event"
+    ALARM = "alarm"
+    TELEMETRY = "telemetry"
+    ACK = "ack"
+    CMD = "cmd"
+    CARDS = "cards"
+
+
+EDGE_KINDS = frozenset({Kind.BIRTH, Kind.DEATH, Kind.EVENT, Kind.ALARM, Kind.TELEMETRY})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _check_segment(what: str, value: str) -> None:
+    if not _SEGMENT.match(value):
+        raise WireError(
+            f"{what} {value!r} is not a valid topic segment "
+            "(1-64 characters: letters, digits, '_', '-', '.'; no '/', '+' or '#')"
+        )
+
+
+@dataclass(frozen=True)
+class Topic:
+    """`sw/v1/{site}/{node}/{kind}[/{command}]`, validated on construction."""
+
+    site: str
+    node: str
+    kind: Kind
+    command: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_segment("site", self.site)
+        _check_segment("node", self.node)
+        if self.site == "cloud":
+            raise WireError("site 'cloud' is reserved for the cloud's own state topic")
+        if (self.kind is Kind.CMD) != (self.command is not None):
+            raise WireError("a command topic needs a command name, and only a command topic")
+        if self.command is not None:
+            _check_segment("command", self.command)
+
+    def __str__(self) -> str:
+        base = f"{TOPIC_ROOT}/{self.site}/{self.node}/{self.kind.value}"
+        return f"{base}/{self.command}" if self.command else base
+
+    @classmethod
+    def parse(cls, text: str) -> Topic:
+        parts = text.split("/")
+        if len(parts) not in (5, 6) or "/".join(parts[:2]) != TOPIC_ROOT:
+            raise WireError(
+                f"topic {text!r} is not a Sitewatch topic: expected {TOPIC_ROOT}/{{site}}/{{node}}/{{kind}}"
+            )
+        _, _, site, node, kind, *rest = parts
+        try:
+            parsed_kind = Kind(kind)
+        except ValueError:
+            known = ", ".join(k.value for k in Kind)
+            raise WireError(f"topic {text!r} has unknown kind {kind!r} (known: {known})") from None
+        return cls(site, node, parsed_kind, rest[0] if rest else None)
+
+    @staticmethod
+    def filter(site: str = "+", node: str = "+", kind: Kind | str = "+") -> str:
+        """A subscription filter; '+' is the MQTT single-level wildcard."""
+        kind_text = kind.value if isinstance(kind, Kind) else kind
+        return f"{TOPIC_ROOT}/{site}/{node}/{kind_text}"
+
+
+Value = bool | int | float | str | None
+
+
+class Quality(StrEnum):
+    GOOD = "good"
+    BAD = "bad"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Seq = Annotated[int, Field(ge=1)]
+
+
+class PointValue(_Strict):
+    """The value of one point of one device, as read at `ts` (UTC ms)."""
+
+    type: Literal["point"] = "point"
+    device: Name
+    point: Name
+    value: Value
+    quality: Quality = Quality.GOOD
+    ts: int
+
+
+class DeviceStatus(_Strict):
+    """A field device went online or offline (distinct from the node's own link)."""
+
+    type: Literal["device"] = "device"
+    device: Name
+    online: bool
+    reason: str | None = Field(default=None, max_length=500)
+    ts: int
+
+
+EventItem = Annotated[PointValue | DeviceStatus, Field(discriminator="type")]
+
+
+class Message(_Strict):
+    """Common header of every payload."""
+
+    KIND: ClassVar[Kind]
+    v: Literal[1] = CONTRACT_VERSION
+    site: Name
+    node: Name
+
+    @property
+    def topic(self) -> Topic:
+        return Topic(self.site, self.node, self.KIND)
+
+
+class Envelope(Message):
+    """Header of every edge→cloud payload that comes out of the outbox."""
+
+    stream: Annotated[str, Field(min_length=8, max_length=64)]
+    seq: Seq
+    boot: Annotated[int, Field(ge=0)]
+    ts: int
+
+
+class Birth(Envelope):
+    KIND: ClassVar[Kind] = Kind.BIRTH
+    software: str = Field(max_length=64)
+    config_hash: str = Field(max_length=128)
+    points: list[PointValue] = Field(max_length=10_000)
+    devices: list[DeviceStatus] = Field(default_factory=list, max_length=1_000)
+
+
+class Death(Message):
+    """The MQTT will: published by the broker when the node's connection dies.
+
+    It is fixed at connect time, so it has no `seq` and is not confirmed.
+    """
+
+    KIND: ClassVar[Kind] = Kind.DEATH
+    stream: Annotated[str, Field(min_length=8, max_length=64)]
+    boot: Annotated[int, Field(ge=0)]
+    ts: int
+
+
+class Event(Envelope):
+    KIND: ClassVar[Kind] = Kind.EVENT
+    items: list[EventItem] = Field(min_length=1, max_length=1_000)
+
+
+class Alarm(Envelope):
+    """Fast lane: changes of fire-category points, published ahead of any backlog."""
+
+    KIND: ClassVar[Kind] = Kind.ALARM
+    items: list[PointValue] = Field(min_length=1, max_length=1_000)
+
+
+class Telemetry(Envelope):
+    KIND: ClassVar[Kind] = Kind.TELEMETRY
+    samples: list[PointValue] = Field(min_length=1, max_length=10_000)
+
+
+class Ack(Message):
+    """Cloud→edge: the `seq` ranges (inclusive) of `stream` that the cloud has stored."""
+
+    KIND: ClassVar[Kind] = Kind.ACK
+    stream: Annotated[str, Field(min_length=8, max_length=64)]
+    ranges: list[tuple[Seq, Seq]] = Field(min_length=1, max_length=10_000)
+
+
+class Command(Message):
+    """Cloud→edge command; the topic carries its name (`cmd/{name}`)."""
+
+    KIND: ClassVar[Kind] = Kind.CMD
+    name: Name
+    args: dict[str, Any] = Field(default_factory=dict)
+    ts: int
+
+    @property
+    def topic(self) -> Topic:
+        return Topic(self.site, self.node, Kind.CMD, self.name)
+
+
+AnyMessage = Birth | Death | Event | Alarm | Telemetry | Ack | Command
+
+_MODELS: dict[Kind, type[Message]] = {
+    Kind.BIRTH: Birth,
+    Kind.DEATH: Death,
+    Kind.EVENT: Event,
+    Kind.ALARM: Alarm,
+    Kind.TELEMETRY: Telemetry,
+    Kind.ACK: Ack,
+    Kind.CMD: Command,
+}
+
+
+def encode(message: Message) -> tuple[str, bytes]:
+    """The topic and the JSON bytes to publish for `message`."""
+    payload = message.model_dump_json().encode()
+    return str(message.topic), payload
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, each naming its field path."""
+    lines = []
+    for problem in error.errors():
+        path = ".".join(str(part) for part in problem["loc"]) or "(payload)"
+        lines.append(f"{path}: {problem['msg']}")
+    return "; ".join(lines)
+
+
+def decode(topic: str, payload: bytes) -> AnyMessage:
+    """Parse and validate one MQTT message; raises WireError naming what is wrong."""
+    parsed_topic = Topic.parse(topic)
+    if parsed_topic.kind is Kind.CARDS:
+        raise WireError("the cards topic is not decoded by this contract version")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError(f"payload is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise WireError(f"payload must be a JSON object, got {type(data).__name__}")
+    if "v" not in data:
+        raise WireError("payload has no contract version 'v'")
+    if data["v"] != CONTRACT_VERSION:
+        raise WireError(
+            f"unknown contract version {data['v']!r} (this build speaks {CONTRACT_VERSION})"
+        )
+    for field in ("site", "node"):
+        expected = getattr(parsed_topic, field)
+        if field in data and data[field] != expected:
+            raise WireError(
+                f"payload {field} {data[field]!r} does not match topic {field} {expected!r}"
+            )
+    if parsed_topic.kind is Kind.CMD and data.get("name") != parsed_topic.command:
+        raise WireError(
+            f"command name {data.get('name')!r} does not match topic command "
+            f"{parsed_topic.command!r}"
+        )
+    model = _MODELS[parsed_topic.kind]
+    try:
+        return model.model_validate(data)  # type: ignore[return-value]
+    except ValidationError as exc:
+        raise WireError(
+            f"invalid {parsed_topic.kind.value} payload: {describe_validation_error(exc)}"
+        ) from None
+
+
+def seq_ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    """Compress sequence numbers into sorted inclusive ranges, as carried by an Ack."""
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return ranges
