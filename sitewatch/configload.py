@@ -58,7 +58,9 @@ class _YamlDoc:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError([Problem(self.file, None, "", f"cannot read file: {exc.strerror}")])
+            raise ConfigError(
+                [Problem(self.file, None, "", f"cannot read file: {exc.strerror}")]
+            ) from None
         except UnicodeDecodeError:
             raise ConfigError([Problem(self.file, None, "", "file is not UTF-8 text")]) from None
         try:
@@ -66,9 +68,13 @@ class _YamlDoc:
             self.data: Any = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
+            if mark is not None and mark.line >= len(text.splitlines()):
+                mark = getattr(exc, "context_mark", None) or mark  # unclosed bracket at end of file
             line = mark.line + 1 if mark else None
             reason = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError([Problem(self.file, line, "", f"YAML syntax error: {reason}")]) from None
+            raise ConfigError(
+                [Problem(self.file, line, "", f"YAML syntax error: {reason}")]
+            ) from None
         if root is not None:
             self._index(root, ())
 
@@ -108,19 +114,26 @@ def _dotted(path: PathParts) -> str:
     return ".".join(str(part) for part in path)
 
 
-def _data_path(data: Any, loc: tuple[Any, ...]) -> PathParts:
-    """Pydantic's error location minus the union tags it adds (which are not keys in the file)."""
+def _data_path(data: Any, loc: tuple[Any, ...], error_type: str) -> PathParts:
+    """Pydantic's error location as a key path in the file.
+
+    Pydantic adds parts that are not keys in the file: union tags (a bus's 'tcp', a value's
+    'bool'/'int'/'str') and '[key]' for a bad mapping key. The path stops at the last real key,
+    except that a `missing` error names the missing key itself.
+    """
     path: list[str | int] = []
     current = data
-    for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+    for index, part in enumerate(loc):
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
             current = current[part]
         elif isinstance(current, dict) and part in current.values():
             continue  # a discriminator value, e.g. 'tcp' for a bus
         else:
-            current = None
+            if error_type == "missing" and index == len(loc) - 1 and part != "[key]":
+                path.append(part)
+            break
         path.append(part)
     return tuple(path)
 
@@ -135,10 +148,14 @@ def _validate(doc: _YamlDoc, model: type[BaseModel], data: Any, at: PathParts = 
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        by_path: dict[PathParts, list[str]] = {}
         for error in exc.errors():
-            path = (*at, *_data_path(data, error["loc"]))
+            path = (*at, *_data_path(data, error["loc"], error["type"]))
             message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
-            doc.problems.append(doc.problem(path, message))
+            if message not in by_path.setdefault(path, []):
+                by_path[path].append(message)
+        for path, messages in by_path.items():
+            doc.problems.append(doc.problem(path, "; or ".join(messages)))
         return None
 
 
@@ -163,7 +180,9 @@ def _apply_overrides(
         if point_name not in points:
             known = ", ".join(sorted(points))
             doc.problems.append(
-                doc.problem(here, f"profile '{profile.profile}' has no point '{point_name}' ({known})")
+                doc.problem(
+                    here, f"profile '{profile.profile}' has no point '{point_name}' ({known})"
+                )
             )
             continue
         base = points[point_name]
@@ -186,7 +205,9 @@ def load_site(path: str | Path) -> Site:
     site_path = Path(path)
     doc = _YamlDoc(site_path)
     if not isinstance(doc.data, dict):
-        raise ConfigError([doc.problem((), "the site file must be a mapping with 'site' and 'nodes'")])
+        raise ConfigError(
+            [doc.problem((), "the site file must be a mapping with 'site' and 'nodes'")]
+        )
     site_file: SiteFile | None = _validate(doc, SiteFile, doc.data)
     if site_file is None:
         raise ConfigError(doc.problems)
@@ -202,7 +223,9 @@ def load_site(path: str | Path) -> Site:
             if device.bus not in node.buses:
                 known = ", ".join(sorted(node.buses)) or "none"
                 doc.problems.append(
-                    doc.problem((*at, "bus"), f"bus '{device.bus}' is not defined (defined: {known})")
+                    doc.problem(
+                        (*at, "bus"), f"bus '{device.bus}' is not defined (defined: {known})"
+                    )
                 )
             elif (device.bus, device.unit) in units_on_bus:
                 other = units_on_bus[(device.bus, device.unit)]
@@ -247,7 +270,9 @@ def load_site(path: str | Path) -> Site:
                 device.location,
                 points,
             )
-        nodes[node_id] = Node(node_id, node.name, node.heartbeat_s, node.scan, dict(node.buses), devices)
+        nodes[node_id] = Node(
+            node_id, node.name, node.heartbeat_s, node.scan, dict(node.buses), devices
+        )
 
     if doc.problems:
         raise ConfigError(doc.problems)

@@ -110,15 +110,20 @@ class PointSpec(_Strict):
             if self.bit is not None:
                 raise ValueError(f"'bit' applies to registers, not to a {self.table.value}")
         elif self.bit is not None and self.type not in (None, DataType.UINT16, DataType.INT16):
-            raise ValueError("'bit' selects a bit of one 16-bit register; drop 'type' or use uint16")
+            raise ValueError(
+                "'bit' selects a bit of one 16-bit register; drop 'type' or use uint16"
+            )
         elif self.type is DataType.BOOL and self.bit is None:
             raise ValueError("a bool read from a register needs 'bit'")
         if self.states is not None and (self.is_bool or self.value_type is DataType.FLOAT32):
             raise ValueError("'states' names the values of an integer point")
-        if self.alarm and isinstance(self.alarm.when, str):
-            if not self.states or self.alarm.when not in self.states.values():
-                known = sorted(self.states.values()) if self.states else []
-                raise ValueError(f"alarm 'when: {self.alarm.when}' is not one of the states {known}")
+        if (
+            self.alarm
+            and isinstance(self.alarm.when, str)
+            and (not self.states or self.alarm.when not in self.states.values())
+        ):
+            known = sorted(self.states.values()) if self.states else []
+            raise ValueError(f"alarm 'when: {self.alarm.when}' is not one of the states {known}")
         if self.alarm and self.alarm.when is None and (self.is_bool or self.states):
             raise ValueError("a digital or state point alarms with 'when', not with limits")
         return self

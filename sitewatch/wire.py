@@ -255,13 +255,14 @@ def decode(topic: str, payload: bytes) -> AnyMessage:
         raise WireError(f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad JSON, bad UTF-8 and over-long integers; RecursionError deep nesting.
         raise WireError(f"payload is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise WireError(f"payload must be a JSON object, got {type(data).__name__}")
     if "v" not in data:
         raise WireError("payload has no contract version 'v'")
-    if data["v"] != CONTRACT_VERSION:
+    if type(data["v"]) is not int or data["v"] != CONTRACT_VERSION:
         raise WireError(
             f"unknown contract version {data['v']!r} (this build speaks {CONTRACT_VERSION})"
         )

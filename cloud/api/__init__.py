@@ -1,0 +1,1 @@
+"""The HTTP API (routers, dependencies, response models) and the console pages."""

@@ -1,0 +1,80 @@
+"""Node, device and point endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from cloud.api.deps import SessionDep
+from cloud.api.schemas import DeadLetterOut, DeviceOut, NodeOut, PointOut
+from cloud.models import DeadLetter, DeviceRecord, NodeRecord, PointRecord
+
+router = APIRouter(tags=["nodes"])
+
+
+@router.get(
+    "/api/nodes", response_model=list[NodeOut], summary="Configured edge nodes and their link"
+)
+def list_nodes(request: Request, session: SessionDep) -> list[NodeOut]:
+    records = {(n.site, n.node): n for n in session.scalars(select(NodeRecord))}
+    devices: dict[tuple[str, str], list[DeviceRecord]] = {}
+    for device in session.scalars(select(DeviceRecord).order_by(DeviceRecord.device)):
+        devices.setdefault((device.site, device.node), []).append(device)
+    result = []
+    for site in request.app.state.sites.values():
+        for node in site.nodes.values():
+            record = records.get((site.id, node.id))
+            result.append(
+                NodeOut(
+                    site=site.id,
+                    node=node.id,
+                    name=node.name,
+                    online=bool(record and record.online),
+                    boot=record.boot if record else 0,
+                    software=record.software if record else None,
+                    config_hash=record.config_hash if record else None,
+                    last_seen=record.last_seen if record else None,
+                    devices=[
+                        DeviceOut.model_validate(d) for d in devices.get((site.id, node.id), [])
+                    ],
+                )
+            )
+    return result
+
+
+@router.get("/api/points", response_model=list[PointOut], summary="Latest value of every point")
+def list_points(
+    request: Request, session: SessionDep, node: str | None = None, device: str | None = None
+) -> list[PointOut]:
+    query = select(PointRecord).order_by(PointRecord.node, PointRecord.device, PointRecord.point)
+    if node is not None:
+        query = query.where(PointRecord.node == node)
+    if device is not None:
+        query = query.where(PointRecord.device == device)
+    sites = request.app.state.sites
+    result = []
+    for record in session.scalars(query):
+        out = PointOut.model_validate(record)
+        site = sites.get(record.site)
+        spec = site.point(record.node, record.device, record.point) if site else None
+        if spec is not None:
+            out.label, out.unit = spec.label, spec.unit
+        result.append(out)
+    return result
+
+
+@router.get("/api/dead-letters", response_model=list[DeadLetterOut], summary="Rejected messages")
+def list_dead_letters(session: SessionDep, limit: int = 100) -> list[DeadLetterOut]:
+    rows = session.scalars(
+        select(DeadLetter).order_by(DeadLetter.id.desc()).limit(min(limit, 1000))
+    )
+    return [
+        DeadLetterOut(
+            id=row.id,
+            received_at=row.received_at,
+            topic=row.topic,
+            reason=row.reason,
+            payload_preview=row.payload[:200].decode("utf-8", "replace"),
+        )
+        for row in rows
+    ]

@@ -1,0 +1,72 @@
+"""Response models of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _FromRecord(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AlarmOut(_FromRecord):
+    id: int
+    site: str
+    node: str
+    device: str
+    device_name: str | None
+    point: str
+    condition: str
+    category: str
+    priority: str
+    text: str
+    location: str | None
+    state: str
+    active: bool
+    value: Any
+    raised_at: datetime
+    cleared_at: datetime | None
+    closed_at: datetime | None
+
+
+class DeviceOut(_FromRecord):
+    device: str
+    online: bool
+    reason: str | None
+    changed_at: datetime
+
+
+class NodeOut(BaseModel):
+    site: str
+    node: str
+    name: str
+    online: bool
+    boot: int
+    software: str | None
+    config_hash: str | None
+    last_seen: datetime | None
+    devices: list[DeviceOut]
+
+
+class PointOut(_FromRecord):
+    site: str
+    node: str
+    device: str
+    point: str
+    label: str | None = None
+    unit: str | None = None
+    value: Any
+    quality: str
+    source_ts: int
+    updated_at: datetime
+
+
+class DeadLetterOut(_FromRecord):
+    id: int
+    received_at: datetime
+    topic: str
+    reason: str
+    payload_preview: str

@@ -1,0 +1,24 @@
+"""Build the FastAPI application around a session factory and the configured sites."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.api import alarms, console, nodes
+from sitewatch import __version__
+from sitewatch.siteconfig import Site
+
+
+def create_app(sessions: sessionmaker[Session], sites: dict[str, Site]) -> FastAPI:
+    app = FastAPI(
+        title="Sitewatch cloud API",
+        version=__version__,
+        description="Alarms, nodes and points of the sites this control centre watches.",
+    )
+    app.state.sessions = sessions
+    app.state.sites = sites
+    app.include_router(alarms.router)
+    app.include_router(nodes.router)
+    app.include_router(console.router)
+    return app

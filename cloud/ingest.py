@@ -1,0 +1,210 @@
+"""Subscribe to edge messages, store each in a transaction, then confirm it to edge and broker.
+
+A message is acked to the broker and confirmed to its edge only after its transaction commits.
+Bad input goes to the dead-letter table with its reason and is confirmed, so ingest never stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud import store
+from sitewatch import wire
+from sitewatch.broker import BrokerAddress
+from sitewatch.siteconfig import Site
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class Ingest:
+    """One ingest worker: a paho subscriber feeding a single database-writer thread."""
+
+    def __init__(
+        self,
+        sites: dict[str, Site],
+        sessions: sessionmaker[Session],
+        broker: BrokerAddress,
+        client_id: str = "sw-cloud-1",
+        ack_interval_s: float = 1.0,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self.sites = sites
+        self.sessions = sessions
+        self.broker = broker
+        self.ack_interval_s = ack_interval_s
+        self.on_stored = on_stored
+        self.connected = threading.Event()
+        self.stored_count = 0
+        self.dead_letter_count = 0
+        self._queue: queue.Queue[Incoming | None] = queue.Queue()
+        self._pending_acks: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+        self._last_ack_flush = 0.0
+        self._worker: threading.Thread | None = None
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            # 3.1.1 with a clean session: every broker we meet speaks it (amqtt has no v5), and
+            # Mosquitto and EMQX accept $share subscriptions from 3.1.1 clients too.
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+            manual_ack=True,
+        )
+        if broker.username:
+            self._client.username_pw_set(broker.username, broker.password)
+        self._client.reconnect_delay_set(1, 10)
+        self._client.will_set(wire.CLOUD_STATE_TOPIC, b'{"online": false}', qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker %s refused the cloud: %s", self.broker, reason)
+            return
+        kinds = (
+            wire.Kind.BIRTH,
+            wire.Kind.DEATH,
+            wire.Kind.EVENT,
+            wire.Kind.ALARM,
+            wire.Kind.TELEMETRY,
+        )
+        client.subscribe([(wire.Topic.filter(kind=k), 1) for k in kinds])
+        client.publish(wire.CLOUD_STATE_TOPIC, b'{"online": true}', qos=1, retain=True)
+        self.connected.set()
+        log.info("cloud ingest connected to %s", self.broker)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self.connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(Incoming(message.topic, bytes(message.payload), message.mid, message.qos))
+
+    def start(self) -> None:
+        self._worker = threading.Thread(target=self._work, name="sitewatch-ingest", daemon=True)
+        self._worker.start()
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=15)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        self._client.publish(wire.CLOUD_STATE_TOPIC, b'{"online": false}', qos=1, retain=True)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _work(self) -> None:
+        running = True
+        while running:
+            try:
+                first = self._queue.get(timeout=self.ack_interval_s / 2)
+            except queue.Empty:
+                self._flush_acks()
+                continue
+            batch: list[Incoming] = []
+            item: Incoming | None = first
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if item is None:
+                running = False
+            if batch:
+                self._store_retrying(batch)
+            self._flush_acks()
+        self._flush_acks(force=True)
+
+    def _store_retrying(self, batch: list[Incoming]) -> None:
+        """A database outage must not kill ingest: unconfirmed messages wait and are retried."""
+        delay = 0.5
+        while True:
+            try:
+                self._store(batch)
+                return
+            except SQLAlchemyError as exc:
+                log.error("database write failed, retrying in %.1f s: %s", delay, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _store(self, batch: list[Incoming]) -> None:
+        confirmations: list[store.Stored] = []
+        with self.sessions.begin() as session:
+            for incoming in batch:
+                stored = self._store_one(session, incoming)
+                if stored is not None:
+                    confirmations.append(stored)
+        # Committed: now it is safe to tell the broker and the edges.
+        for incoming in batch:
+            if incoming.qos > 0:
+                self._client.ack(incoming.mid, incoming.qos)
+        for stored in confirmations:
+            self._pending_acks[(stored.site, stored.node, stored.stream)].append(stored.seq)
+        self.stored_count += len(batch)
+        if self.on_stored is not None:
+            self.on_stored()
+
+    def _store_one(self, session: Session, incoming: Incoming) -> store.Stored | None:
+        try:
+            message = wire.decode(incoming.topic, incoming.payload)
+        except wire.WireError as exc:
+            return self._reject(session, incoming, str(exc), None)
+        try:
+            with session.begin_nested():
+                return store.apply(session, self.sites, message)
+        except store.Rejected as exc:
+            return self._reject(session, incoming, str(exc), message)
+
+    def _reject(
+        self, session: Session, incoming: Incoming, reason: str, message: wire.AnyMessage | None
+    ) -> store.Stored | None:
+        log.warning("dead-lettered message on %s: %s", incoming.topic, reason)
+        store.dead_letter(session, incoming.topic, incoming.payload, reason)
+        self.dead_letter_count += 1
+        # Confirm it anyway, so the edge stops re-sending something that will never be accepted.
+        if isinstance(message, wire.Envelope):
+            return store.Stored(
+                message.site, message.node, message.stream, message.seq, duplicate=False
+            )
+        return None
+
+    def _flush_acks(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self._pending_acks or (
+            not force and now - self._last_ack_flush < self.ack_interval_s
+        ):
+            return
+        self._last_ack_flush = now
+        pending, self._pending_acks = self._pending_acks, defaultdict(list)
+        for (site, node, stream), seqs in pending.items():
+            ack = wire.Ack(site=site, node=node, stream=stream, ranges=wire.seq_ranges(seqs))
+            topic, payload = wire.encode(ack)
+            self._client.publish(topic, payload, qos=1)

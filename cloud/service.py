@@ -1,0 +1,80 @@
+"""Run the cloud: schema, ingest worker and HTTP server in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from cloud.app import create_app
+from cloud.db import create_schema, make_engine, session_factory
+from cloud.ingest import Ingest
+from cloud.settings import CloudSettings
+from sitewatch.broker import BrokerAddress
+from sitewatch.configload import load_site
+from sitewatch.siteconfig import Site
+
+log = logging.getLogger(__name__)
+
+
+def load_sites(paths: list[Path]) -> dict[str, Site]:
+    sites = [load_site(path) for path in paths]
+    return {site.id: site for site in sites}
+
+
+class CloudService:
+    """Owns the engine, the ingest worker and the uvicorn server; `run()` until cancelled."""
+
+    def __init__(self, settings: CloudSettings, sites: dict[str, Site] | None = None) -> None:
+        self.settings = settings
+        self.sites = sites if sites is not None else load_sites(settings.site_files)
+        self.engine = make_engine(settings.db_url)
+        create_schema(self.engine)
+        self.sessions = session_factory(self.engine)
+        self.app = create_app(self.sessions, self.sites)
+        self.ingest = Ingest(
+            self.sites,
+            self.sessions,
+            BrokerAddress.parse(settings.mqtt_url),
+            client_id=settings.client_id,
+            ack_interval_s=settings.ack_interval_s,
+        )
+        config = uvicorn.Config(
+            self.app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        # We own signal handling (Ctrl-C stops the whole demo, not just the web server).
+        self.server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+
+    @property
+    def url(self) -> str:
+        servers = getattr(self.server, "servers", [])
+        if servers and servers[0].sockets:
+            host, port = servers[0].sockets[0].getsockname()[:2]
+            return f"http://{host}:{port}"
+        return f"http://{self.settings.http_host}:{self.settings.http_port}"
+
+    async def started(self) -> None:
+        """Wait until the HTTP server is accepting connections."""
+        while not self.server.started:
+            await asyncio.sleep(0.02)
+
+    async def run(self) -> None:
+        self.ingest.start()
+        serving = asyncio.create_task(self.server.serve())
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            self.server.should_exit = True
+            await serving
+            raise
+        finally:
+            self.ingest.stop()
+            self.engine.dispose()

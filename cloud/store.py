@@ -1,0 +1,153 @@
+"""Apply one validated wire message to the database: dedup, node/device/point state, alarms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.alarms import engine
+from cloud.models import DeadLetter, DeviceRecord, NodeRecord, PointRecord, StoredMessage, utcnow
+from sitewatch import wire
+from sitewatch.siteconfig import Site
+
+
+class Rejected(Exception):
+    """The message is well-formed but not acceptable here (e.g. an unknown node)."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What happened to a message: the position to confirm, and whether it was new."""
+
+    site: str
+    node: str
+    stream: str
+    seq: int
+    duplicate: bool
+
+
+def _node(session: Session, site: str, node: str) -> NodeRecord:
+    record = session.scalar(
+        select(NodeRecord).where(NodeRecord.site == site, NodeRecord.node == node)
+    )
+    if record is None:
+        record = NodeRecord(site=site, node=node)
+        session.add(record)
+    return record
+
+
+def _is_newer(point: PointRecord, stream: str, seq: int) -> bool:
+    # A new stream means a new outbox (a replaced SD card); its messages are the newest we know.
+    return point.stream != stream or seq > point.seq
+
+
+def _apply_point(
+    session: Session, sites: dict[str, Site], msg: wire.Envelope, value: wire.PointValue
+) -> None:
+    site = sites[msg.site]
+    device = site.device(msg.node, value.device)
+    if device is None or value.point not in device.points:
+        raise Rejected(f"point {value.device}.{value.point} is not configured on node {msg.node}")
+    record = session.scalar(
+        select(PointRecord).where(
+            PointRecord.site == msg.site,
+            PointRecord.node == msg.node,
+            PointRecord.device == value.device,
+            PointRecord.point == value.point,
+        )
+    )
+    if record is None:
+        record = PointRecord(site=msg.site, node=msg.node, device=value.device, point=value.point)
+        session.add(record)
+    elif not _is_newer(record, msg.stream, msg.seq):
+        return
+    record.value, record.quality, record.source_ts = value.value, value.quality.value, value.ts
+    record.stream, record.seq = msg.stream, msg.seq
+    if value.quality is wire.Quality.GOOD:
+        engine.on_point_value(session, msg.site, device, value.point, value.value)
+
+
+def _apply_device(
+    session: Session, sites: dict[str, Site], msg: wire.Envelope, status: wire.DeviceStatus
+) -> None:
+    device = sites[msg.site].device(msg.node, status.device)
+    if device is None:
+        raise Rejected(f"device {status.device} is not configured on node {msg.node}")
+    record = session.scalar(
+        select(DeviceRecord).where(
+            DeviceRecord.site == msg.site,
+            DeviceRecord.node == msg.node,
+            DeviceRecord.device == status.device,
+        )
+    )
+    if record is None:
+        record = DeviceRecord(site=msg.site, node=msg.node, device=status.device)
+        session.add(record)
+    record.online, record.reason, record.changed_at = status.online, status.reason, utcnow()
+    engine.on_device_status(session, msg.site, device, status.online, status.reason)
+
+
+def _apply_death(session: Session, msg: wire.Death) -> None:
+    node = _node(session, msg.site, msg.node)
+    # A death from an older connection must not take down the node's current session.
+    if node.boot == msg.boot and node.stream == msg.stream:
+        node.online = False
+        for point in session.scalars(
+            select(PointRecord).where(PointRecord.site == msg.site, PointRecord.node == msg.node)
+        ):
+            point.quality = "stale"
+
+
+def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Stored | None:
+    """Store `msg` in the current transaction. Returns what to confirm, or None for a death."""
+    if msg.site not in sites or msg.node not in sites[msg.site].nodes:
+        raise Rejected(f"node {msg.site}/{msg.node} is not in any configured site file")
+    if isinstance(msg, wire.Death):
+        _apply_death(session, msg)
+        return None
+    if not isinstance(msg, wire.Envelope):
+        raise Rejected(f"a {msg.KIND.value} message is not something edges send")
+    seen = session.scalar(
+        select(StoredMessage.id).where(
+            StoredMessage.site == msg.site,
+            StoredMessage.node == msg.node,
+            StoredMessage.stream == msg.stream,
+            StoredMessage.seq == msg.seq,
+        )
+    )
+    if seen is not None:
+        return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=True)
+    session.add(
+        StoredMessage(
+            site=msg.site,
+            node=msg.node,
+            stream=msg.stream,
+            seq=msg.seq,
+            boot=msg.boot,
+            kind=msg.KIND.value,
+            source_ts=msg.ts,
+            payload=msg.model_dump(mode="json"),
+        )
+    )
+    node = _node(session, msg.site, msg.node)
+    node.last_seen = utcnow()
+    if isinstance(msg, wire.Birth):
+        node.online, node.boot, node.stream = True, msg.boot, msg.stream
+        node.software, node.config_hash, node.last_birth = msg.software, msg.config_hash, utcnow()
+    elif msg.boot >= node.boot:
+        node.online = True
+    items = msg.points + msg.devices if isinstance(msg, wire.Birth) else getattr(msg, "items", [])
+    if isinstance(msg, wire.Telemetry):
+        items = msg.samples
+    for item in items:
+        if isinstance(item, wire.PointValue):
+            _apply_point(session, sites, msg, item)
+        else:
+            _apply_device(session, sites, msg, item)
+    return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=False)
+
+
+def dead_letter(session: Session, topic: str, payload: bytes, reason: str) -> None:
+    session.add(DeadLetter(topic=topic, payload=payload, reason=reason))

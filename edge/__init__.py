@@ -1,0 +1,1 @@
+"""The edge agent: site config → drivers → named points → durable outbox → MQTT."""

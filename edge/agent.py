@@ -1,0 +1,133 @@
+"""The edge agent for one node: builds pollers from the site file and feeds their reports to MQTT.
+
+Fire-category point changes go out on the `alarm` kind (the fast lane); everything else as `event`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from drivers.modbus import BusSettings, ModbusBus
+from edge.link import EdgeLink
+from edge.outbox import Outbox
+from edge.poller import DevicePoller
+from sitewatch import __version__, wire
+from sitewatch.broker import BrokerAddress
+from sitewatch.siteconfig import Category, RtuBus, Site, TcpBus
+
+log = logging.getLogger(__name__)
+
+
+def bus_settings(bus: TcpBus | RtuBus) -> BusSettings:
+    if isinstance(bus, TcpBus):
+        return BusSettings("tcp", host=bus.host, port=bus.port, timeout_s=bus.timeout_s)
+    return BusSettings(
+        "rtu",
+        serial_port=bus.device,
+        baudrate=bus.baudrate,
+        parity=bus.parity,
+        stopbits=bus.stopbits,
+        timeout_s=bus.timeout_s,
+    )
+
+
+class EdgeAgent:
+    """Runs one node: its buses, one poller per device, the outbox and the MQTT link."""
+
+    def __init__(
+        self,
+        site: Site,
+        node_id: str,
+        broker: BrokerAddress,
+        state_dir: Path,
+        confirm_timeout_s: float = 30.0,
+    ) -> None:
+        self.site = site
+        self.node = site.nodes[node_id]
+        self.broker = broker
+        self.outbox = Outbox(state_dir / f"{site.id}-{node_id}.outbox.db")
+        self.buses = {
+            bus_id: ModbusBus(bus_settings(bus)) for bus_id, bus in self.node.buses.items()
+        }
+        self.pollers = {
+            device.id: DevicePoller(device, self.buses[device.bus], self.node.scan, self._report)
+            for device in self.node.devices.values()
+        }
+        self.link = EdgeLink(
+            site.id,
+            node_id,
+            broker,
+            self.outbox,
+            on_connected=self._send_birth,
+            on_command=self._command,
+            confirm_timeout_s=confirm_timeout_s,
+        )
+
+    def _envelope(self, seq: int) -> dict:
+        return {
+            "site": self.site.id,
+            "node": self.node.id,
+            "stream": self.outbox.stream,
+            "seq": seq,
+            "boot": self.link.boot,
+            "ts": wire.now_ms(),
+        }
+
+    def _add(self, kind: wire.Kind, build: type[wire.Envelope], **body: object) -> None:
+        self.outbox.add(
+            kind.value, lambda seq: wire.encode(build(**self._envelope(seq), **body))[1]
+        )
+        self.link.wake()
+
+    def _report(self, device_id: str, items: list[wire.PointValue | wire.DeviceStatus]) -> None:
+        device = self.node.devices[device_id]
+        fire, other = [], []
+        for item in items:
+            spec = device.points.get(item.point) if isinstance(item, wire.PointValue) else None
+            is_fire = (
+                spec is not None and spec.alarm is not None and spec.alarm.category is Category.FIRE
+            )
+            (fire if is_fire else other).append(item)
+        if fire:
+            self._add(wire.Kind.ALARM, wire.Alarm, items=fire)
+        if other:
+            self._add(wire.Kind.EVENT, wire.Event, items=other)
+
+    def _send_birth(self, boot: int) -> None:
+        points = [value for poller in self.pollers.values() for value in poller.snapshot()]
+        devices = [poller.status() for poller in self.pollers.values() if poller.online is not None]
+        self._add(
+            wire.Kind.BIRTH,
+            wire.Birth,
+            software=__version__,
+            config_hash=self.site.config_hash,
+            points=points,
+            devices=devices,
+        )
+
+    def _command(self, command: wire.Command) -> None:
+        if command.name == "rebirth":
+            self._send_birth(self.link.boot)
+        else:
+            log.warning("unknown command %r", command.name)
+
+    async def run(self) -> None:
+        log.info(
+            "edge %s/%s: %d devices on %d buses, broker %s",
+            self.site.id,
+            self.node.id,
+            len(self.pollers),
+            len(self.buses),
+            self.broker,
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.link.run())
+                for poller in self.pollers.values():
+                    group.create_task(poller.run())
+        finally:
+            for bus in self.buses.values():
+                bus.close()
+            self.outbox.close()

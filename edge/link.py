@@ -1,0 +1,190 @@
+"""The edge's MQTT link: publishes outbox rows over paho (QoS 1), takes cloud acks and commands.
+
+The will is the node's `death`, re-armed with a fresh `boot` before every connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from edge.outbox import Outbox
+from sitewatch import wire
+from sitewatch.broker import BrokerAddress
+
+log = logging.getLogger(__name__)
+
+# Paho's own queue stays small: the backlog lives on disk in the outbox.
+PUBLISH_WINDOW = 50
+
+
+class EdgeLink:
+    """Moves rows from the outbox to the broker and confirmations from the cloud back."""
+
+    def __init__(
+        self,
+        site: str,
+        node: str,
+        broker: BrokerAddress,
+        outbox: Outbox,
+        on_connected: Callable[[int], None],
+        on_command: Callable[[wire.Command], None],
+        confirm_timeout_s: float = 30.0,
+    ) -> None:
+        self.site = site
+        self.node = node
+        self.broker = broker
+        self.outbox = outbox
+        self.confirm_timeout_s = confirm_timeout_s
+        self._on_connected = on_connected
+        self._on_command = on_command
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
+        self._early_pubacks: set[int] = set()
+        self._lock = threading.RLock()
+        self.connected = False
+        self.boot = 0
+        self.last_confirmed_ms: int | None = None
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"sw-edge-{site}-{node}",
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        if broker.username:
+            self._client.username_pw_set(broker.username, broker.password)
+        self._client.max_inflight_messages_set(PUBLISH_WINDOW)
+        self._client.reconnect_delay_set(1, 30)
+        self._client.on_pre_connect = self._arm_will
+        self._client.on_connect = self._connected
+        self._client.on_disconnect = self._disconnected
+        self._client.on_publish = self._published
+        self._client.on_message = self._message
+
+    # -- paho network thread -------------------------------------------------------------
+
+    def _arm_will(self, client: mqtt.Client, userdata: Any) -> None:
+        self.boot = self.outbox.next_boot()
+        death = wire.Death(
+            site=self.site,
+            node=self.node,
+            stream=self.outbox.stream,
+            boot=self.boot,
+            ts=wire.now_ms(),
+        )
+        topic, payload = wire.encode(death)
+        client.will_set(topic, payload, qos=1, retain=False)
+
+    def _connected(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker %s refused the connection: %s", self.broker, reason)
+            return
+        base = wire.Topic(self.site, self.node, wire.Kind.ACK)
+        client.subscribe(
+            [(str(base), 1), (f"{wire.Topic.filter(self.site, self.node, 'cmd')}/+", 1)]
+        )
+        with self._lock:
+            self._inflight.clear()
+            self._early_pubacks.clear()
+            self.connected = True
+        log.info("connected to %s as boot %d", self.broker, self.boot)
+        self._call(self._on_connected, self.boot)
+        self._call(self._wake.set)
+
+    def _disconnected(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        with self._lock:
+            self.connected = False
+            self._inflight.clear()
+        log.warning("disconnected from %s: %s", self.broker, reason)
+
+    def _published(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any
+    ) -> None:
+        with self._lock:
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                # The PUBACK beat publish() returning its mid to the pump; it settles it there.
+                self._early_pubacks.add(mid)
+        if seq is not None:
+            self.outbox.mark_handed_over(seq)
+        self._call(self._wake.set)
+
+    def _message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            decoded = wire.decode(message.topic, message.payload)
+        except wire.WireError as exc:
+            log.warning("ignoring bad message on %s: %s", message.topic, exc)
+            return
+        if isinstance(decoded, wire.Ack):
+            if decoded.stream == self.outbox.stream:
+                self.outbox.confirm(decoded.ranges)
+                self.last_confirmed_ms = wire.now_ms()
+        elif isinstance(decoded, wire.Command):
+            self._call(self._on_command, decoded)
+
+    def _call(self, func: Callable[..., None], *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(func, *args)
+
+    # -- agent event loop ----------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Connect (retrying in the background) and pump the outbox until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=15)
+        self._client.loop_start()
+        try:
+            await self._pump()
+        finally:
+            self._client.disconnect()
+            self._client.loop_stop()
+
+    async def _pump(self) -> None:
+        requeue_every = max(1.0, self.confirm_timeout_s / 4)
+        loop = asyncio.get_running_loop()
+        next_requeue = loop.time() + requeue_every
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=requeue_every)
+            self._wake.clear()
+            if loop.time() >= next_requeue:
+                self.outbox.requeue_unconfirmed(self.confirm_timeout_s)
+                next_requeue = loop.time() + requeue_every
+            self._publish_some()
+
+    def _publish_some(self) -> None:
+        # Never hold our lock while calling into paho: paho holds its own lock while it calls
+        # _published, and taking both in opposite orders deadlocks.
+        with self._lock:
+            if not self.connected:
+                return
+            room = PUBLISH_WINDOW - len(self._inflight)
+            busy = set(self._inflight.values())
+        if room <= 0:
+            return
+        for row in self.outbox.unsent(room, exclude=busy):
+            topic = str(wire.Topic(self.site, self.node, wire.Kind(row.kind)))
+            info = self._client.publish(topic, row.payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break
+            with self._lock:
+                acked_early = info.mid in self._early_pubacks
+                self._early_pubacks.discard(info.mid)
+                if not acked_early:
+                    self._inflight[info.mid] = row.seq
+            if acked_early:
+                self.outbox.mark_handed_over(row.seq)

@@ -1,0 +1,1 @@
+"""Stand-ins for field devices, speaking the real protocols over real transports."""

@@ -1,0 +1,174 @@
+"""The `sitewatch` command: check a site file, run the edge, the cloud, the simulators or the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sitewatch.configload import ConfigError, load_site
+
+app = typer.Typer(help="Sitewatch: safety monitoring for property sites.", no_args_is_help=True)
+cloud_app = typer.Typer(help="The cloud service.", no_args_is_help=True)
+edge_app = typer.Typer(help="The edge agent.", no_args_is_help=True)
+sim_app = typer.Typer(help="Device simulators.", no_args_is_help=True)
+app.add_typer(cloud_app, name="cloud")
+app.add_typer(edge_app, name="edge")
+app.add_typer(sim_app, name="sim")
+
+console = Console()
+err = Console(stderr=True)
+
+SiteOption = Annotated[Path, typer.Option("--site", help="site file", exists=False, dir_okay=False)]
+DEFAULT_SITE = Path("config/site.example.yaml")
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+def _load(path: Path):
+    try:
+        return load_site(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
+def _run(coro) -> None:
+    try:
+        asyncio.run(coro)
+    except KeyboardInterrupt:
+        console.print("stopped.")
+
+
+@app.command("check-config")
+def check_config(file: Annotated[Path, typer.Argument(help="site file to validate")]) -> None:
+    """Validate a site file and its device profiles; print every problem, or a summary."""
+    site = _load(file)
+    table = Table(title=f"{site.name} ({site.id}), config {site.config_hash}")
+    for column in ("node", "device", "profile", "bus", "unit", "points", "alarms"):
+        table.add_column(column)
+    for node in site.nodes.values():
+        for device in node.devices.values():
+            alarms = sum(1 for p in device.points.values() if p.alarm)
+            table.add_row(
+                node.id,
+                device.id,
+                device.profile,
+                device.bus,
+                str(device.unit),
+                str(len(device.points)),
+                str(alarms),
+            )
+    console.print(table)
+    console.print(f"[green]OK[/green]: {file} is valid.")
+
+
+@edge_app.command("run")
+def edge_run(
+    node: Annotated[str, typer.Option(help="node id in the site file")],
+    site: SiteOption = DEFAULT_SITE,
+    mqtt: Annotated[str, typer.Option(help="broker URL")] = "mqtt://127.0.0.1:1883",
+    state_dir: Annotated[Path, typer.Option(help="where the outbox lives")] = Path("var/edge"),
+    verbose: bool = False,
+) -> None:
+    """Run the edge agent of one node."""
+    from edge.agent import EdgeAgent
+    from sitewatch.broker import BrokerAddress
+
+    _logging(verbose)
+    loaded = _load(site)
+    if node not in loaded.nodes:
+        err.print(
+            f"[red]error[/red] node '{node}' is not in {site} (nodes: {', '.join(loaded.nodes)})"
+        )
+        raise typer.Exit(code=2)
+    _run(EdgeAgent(loaded, node, BrokerAddress.parse(mqtt), state_dir).run())
+
+
+@cloud_app.command("run")
+def cloud_run(
+    site: Annotated[
+        list[Path] | None, typer.Option("--site", help="site file (repeatable)")
+    ] = None,
+    db: Annotated[str, typer.Option(help="SQLAlchemy database URL")] = "sqlite:///var/sitewatch.db",
+    mqtt: Annotated[str, typer.Option(help="broker URL")] = "mqtt://127.0.0.1:1883",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    verbose: bool = False,
+) -> None:
+    """Run the cloud service: ingest, alarms, API and console."""
+    from cloud.service import CloudService
+    from cloud.settings import CloudSettings
+
+    _logging(verbose)
+    site = site or [DEFAULT_SITE]
+    sites = {s.id: s for s in (_load(p) for p in site)}
+    settings = CloudSettings(
+        db_url=db, mqtt_url=mqtt, site_files=site, http_host=host, http_port=port
+    )
+    service = CloudService(settings, sites)
+    console.print(f"cloud: API and console on http://{host}:{port}, broker {mqtt}, db {db}")
+    _run(service.run())
+
+
+@sim_app.command("serve")
+def sim_serve(
+    node: Annotated[str, typer.Option(help="node whose devices to simulate")],
+    site: SiteOption = DEFAULT_SITE,
+    verbose: bool = False,
+) -> None:
+    """Serve a node's Modbus devices on the ports of its site file, healthy, until Ctrl-C."""
+    from sitewatch.demo import serve_node
+
+    _logging(verbose)
+    _run(serve_node(_load(site), node, None))
+
+
+@sim_app.command("run")
+def sim_run(
+    scenario: Annotated[Path, typer.Argument(help="scenario file")],
+    site: SiteOption = DEFAULT_SITE,
+    verbose: bool = False,
+) -> None:
+    """Serve the scenario's node on the site file's ports and play the scenario's steps."""
+    from simulators.scenario import load_scenario
+    from sitewatch.demo import serve_node
+
+    _logging(verbose)
+    _run(serve_node(_load(site), None, load_scenario(scenario)))
+
+
+@app.command("demo")
+def demo(
+    mqtt: Annotated[
+        str | None, typer.Option(help="use this broker instead of the embedded one")
+    ] = None,
+    site: SiteOption = DEFAULT_SITE,
+    port: Annotated[int, typer.Option(help="console port (a free one is used if taken)")] = 8000,
+    scenario: Annotated[Path, typer.Option(help="scenario the simulators play")] = Path(
+        "config/scenarios/pumproom-demo.yaml"
+    ),
+    verbose: bool = False,
+) -> None:
+    """Run everything on embedded defaults: broker, cloud, simulators, edge. Ctrl-C stops it."""
+    from simulators.scenario import load_scenario
+    from sitewatch.demo import run_demo
+
+    _logging(verbose)
+    _run(run_demo(_load(site), mqtt, port, load_scenario(scenario), console))
+
+
+if __name__ == "__main__":
+    app()
