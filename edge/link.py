@@ -106,7 +106,8 @@ class EdgeLink:
         with self._lock:
             self.connected = False
             self._inflight.clear()
-        log.warning("disconnected from %s: %s", self.broker, reason)
+        if reason.is_failure:
+            log.warning("disconnected from %s: %s", self.broker, reason)
 
     def _published(
         self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -45,10 +47,18 @@ def _load(path: Path):
         raise typer.Exit(code=2) from None
 
 
-def _run(coro) -> None:
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run until done, Ctrl-C or SIGTERM; either signal stops everything cleanly."""
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await coro
+
     try:
-        asyncio.run(coro)
-    except KeyboardInterrupt:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("stopped.")
 
 

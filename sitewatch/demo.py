@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -62,21 +63,22 @@ async def run_demo(
     embedded = EmbeddedBroker() if mqtt is None else None
     broker_address = embedded.address if embedded else BrokerAddress.parse(mqtt or "")
 
-    async with asyncio.TaskGroup() as group:
+    # The exit stack stops the broker and simulators only after the task group has stopped the
+    # edges and the cloud, so nothing talks to a component that is already gone.
+    async with contextlib.AsyncExitStack() as stack:
         if embedded is not None:
-            await embedded.__aenter__()
-        try:
-            sims: list[ModbusSimulator] = []
-            edge_site = site
-            for node_id in site.nodes:
-                sim = ModbusSimulator(edge_site, node_id, port=0)
-                await sim.start()
-                sims.append(sim)
-                edge_site = sim.site_for_edge()
-                room = PumpRoom(sim)
-                await room.normal()
-                if node_id == scenario.node:
-                    group.create_task(play(scenario, room))
+            await stack.enter_async_context(embedded)
+        sims: list[ModbusSimulator] = []
+        edge_site = site
+        for node_id in site.nodes:
+            sim = await stack.enter_async_context(ModbusSimulator(edge_site, node_id, port=0))
+            sims.append(sim)
+            edge_site = sim.site_for_edge()
+            await PumpRoom(sim).normal()
+        async with asyncio.TaskGroup() as group:
+            for sim in sims:
+                if sim.node.id == scenario.node:
+                    group.create_task(play(scenario, PumpRoom(sim)))
             settings = CloudSettings(
                 db_url=f"sqlite:///{DEMO_DIR / 'cloud.db'}",
                 mqtt_url=str(broker_address),
@@ -90,35 +92,34 @@ async def run_demo(
                 group.create_task(
                     EdgeAgent(edge_site, node_id, broker_address, DEMO_DIR / "edge").run()
                 )
-
-            table = Table(title=f"Sitewatch demo: {site.name}")
-            table.add_column("what")
-            table.add_column("where")
-            table.add_row("console", f"http://127.0.0.1:{port}/")
-            table.add_row("API docs", f"http://127.0.0.1:{port}/docs")
-            table.add_row(
-                "broker", f"{broker_address} ({'embedded amqtt' if embedded else 'external'})"
-            )
-            table.add_row("database", str(DEMO_DIR / "cloud.db"))
-            for sim in sims:
-                for bus, bus_port in sim.ports.items():
-                    table.add_row(
-                        f"simulator {sim.node.id}/{bus}", f"modbus+tcp://127.0.0.1:{bus_port}"
-                    )
-            for node_id in site.nodes:
-                table.add_row(f"edge {node_id}", f"outbox in {DEMO_DIR / 'edge'}")
-            table.add_row(
-                "scenario", f"{scenario.name} (looping)" if scenario.loop else scenario.name
-            )
-            console.print(table)
-            if port != http_port:
-                console.print(
-                    f"[yellow]port {http_port} was taken; the console is on {port}[/yellow]"
-                )
-            console.print("Press Ctrl-C to stop.")
+            _print_summary(console, site, port, http_port, broker_address, embedded, sims, scenario)
             await asyncio.Event().wait()
-        finally:
-            for sim in sims:
-                await sim.stop()
-            if embedded is not None:
-                await embedded.__aexit__(None, None, None)
+
+
+def _print_summary(
+    console: Console,
+    site: Site,
+    port: int,
+    asked_port: int,
+    broker: BrokerAddress,
+    embedded: EmbeddedBroker | None,
+    sims: list[ModbusSimulator],
+    scenario: Scenario,
+) -> None:
+    table = Table(title=f"Sitewatch demo: {site.name}")
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("console", f"http://127.0.0.1:{port}/")
+    table.add_row("API docs", f"http://127.0.0.1:{port}/docs")
+    table.add_row("broker", f"{broker} ({'embedded amqtt' if embedded else 'external'})")
+    table.add_row("database", str(DEMO_DIR / "cloud.db"))
+    for sim in sims:
+        for bus, bus_port in sim.ports.items():
+            table.add_row(f"simulator {sim.node.id}/{bus}", f"modbus+tcp://127.0.0.1:{bus_port}")
+    for node_id in site.nodes:
+        table.add_row(f"edge {node_id}", f"outbox in {DEMO_DIR / 'edge'}")
+    table.add_row("scenario", f"{scenario.name} (looping)" if scenario.loop else scenario.name)
+    console.print(table)
+    if port != asked_port:
+        console.print(f"[yellow]port {asked_port} was taken; the console is on {port}[/yellow]")
+    console.print("Press Ctrl-C to stop.")

@@ -61,8 +61,11 @@ def decode_registers(spec: RegisterSpec, words: list[int]) -> bool | int | float
     ordered = list(reversed(words)) if spec.word_order == "little" else list(words)
     raw = b"".join(w.to_bytes(2, "big")[:: 1 if spec.byte_order == "big" else -1] for w in ordered)
     (value,) = struct.unpack(">" + _STRUCT[spec.dtype], raw)
-    if spec.dtype == "float32" and not math.isfinite(value):
-        raise ValueError(f"{spec.name}: register value is not a finite number")
+    if spec.dtype == "float32":
+        if not math.isfinite(value):
+            raise ValueError(f"{spec.name}: register value is not a finite number")
+        # A float32 holds about 7 significant digits; more would be noise (0.2 → 0.20000000298).
+        value = float(f"{value:.7g}")
     if spec.scale == 1.0 and spec.offset == 0.0:
         return value
     return round(value * spec.scale + spec.offset, 6)

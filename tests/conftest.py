@@ -1,0 +1,98 @@
+"""Shared fixtures: a real broker for the session, and the whole stack (simulator → edge → cloud)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cloud.service import CloudService
+from cloud.settings import CloudSettings
+from edge.agent import EdgeAgent
+from simulators.modbus_server import ModbusSimulator
+from simulators.pumproom import PumpRoom
+from sitewatch.configload import load_site
+from sitewatch.siteconfig import Site
+from tests.brokers import AmqttThread, MosquittoBroker, test_broker
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_SITE = ROOT / "config" / "site.example.yaml"
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[MosquittoBroker | AmqttThread]:
+    with test_broker() as running:
+        print(f"\ntest broker: {running.kind} on {running.address}")
+        yield running
+
+
+@pytest.fixture(scope="session")
+def example_site() -> Site:
+    return load_site(EXAMPLE_SITE)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.05
+) -> Any:
+    """Await `check()` until it returns something truthy; fail with its last result after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    result: Any = None
+    while loop.time() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s; last result: {result!r}")
+
+
+@dataclass
+class Stack:
+    site: Site
+    sim: ModbusSimulator
+    room: PumpRoom
+    cloud: CloudService
+    edge: EdgeAgent
+    api: httpx.AsyncClient
+
+    async def get(self, path: str, **params: Any) -> Any:
+        response = await self.api.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    async def alarms(self, **params: Any) -> list[dict[str, Any]]:
+        return await self.get("/api/alarms", **params)
+
+
+@pytest.fixture
+async def stack(
+    broker: MosquittoBroker | AmqttThread, example_site: Site, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """The real path: Modbus TCP simulator → edge agent → broker → cloud (SQLite) → HTTP API."""
+    async with ModbusSimulator(example_site, "pumproom") as sim:
+        room = PumpRoom(sim)
+        await room.normal()
+        settings = CloudSettings(
+            db_url=f"sqlite:///{tmp_path / 'cloud.db'}",
+            mqtt_url=str(broker.address),
+            http_port=0,
+            site_files=[],
+            ack_interval_s=0.2,
+            client_id=f"sw-cloud-test-{uuid.uuid4().hex[:8]}",
+        )
+        cloud = CloudService(settings, {example_site.id: example_site})
+        edge = EdgeAgent(sim.site_for_edge(), "pumproom", broker.address, tmp_path / "edge")
+        async with asyncio.TaskGroup() as group:
+            cloud_task = group.create_task(cloud.run())
+            await cloud.started()
+            edge_task = group.create_task(edge.run())
+            async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
+                yield Stack(example_site, sim, room, cloud, edge, api)
+            edge_task.cancel()
+            cloud_task.cancel()
