@@ -182,6 +182,13 @@ class Ingest:
                 return store.apply(session, self.sites, message)
         except store.Rejected as exc:
             return self._reject(session, incoming, str(exc), message)
+        except SQLAlchemyError:
+            raise  # the database, not the message: retried by _store_retrying
+        except Exception as exc:
+            # A bug of ours must not stop ingest; the raw bytes are kept for replay once fixed.
+            log.exception("failed to store message on %s", incoming.topic)
+            reason = f"internal error while storing: {type(exc).__name__}: {exc}"
+            return self._reject(session, incoming, reason, message)
 
     def _reject(
         self, session: Session, incoming: Incoming, reason: str, message: wire.AnyMessage | None
@@ -191,10 +198,9 @@ class Ingest:
         self.dead_letter_count += 1
         # Confirm it anyway, so the edge stops re-sending something that will never be accepted.
         if isinstance(message, wire.Envelope):
-            return store.Stored(
-                message.site, message.node, message.stream, message.seq, duplicate=False
-            )
-        return None
+            return store.Stored(message.site, message.node, message.stream, message.seq, False)
+        hint = wire.position_hint(incoming.topic, incoming.payload)
+        return store.Stored(*hint, duplicate=False) if hint else None
 
     def _flush_acks(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -205,6 +211,9 @@ class Ingest:
         self._last_ack_flush = now
         pending, self._pending_acks = self._pending_acks, defaultdict(list)
         for (site, node, stream), seqs in pending.items():
-            ack = wire.Ack(site=site, node=node, stream=stream, ranges=wire.seq_ranges(seqs))
-            topic, payload = wire.encode(ack)
-            self._client.publish(topic, payload, qos=1)
+            ranges = wire.seq_ranges(seqs)
+            for start in range(0, len(ranges), wire.MAX_ACK_RANGES):
+                chunk = ranges[start : start + wire.MAX_ACK_RANGES]
+                ack = wire.Ack(site=site, node=node, stream=stream, ranges=chunk)
+                topic, payload = wire.encode(ack)
+                self._client.publish(topic, payload, qos=1)

@@ -33,7 +33,7 @@ def _node(session: Session, site: str, node: str) -> NodeRecord:
         select(NodeRecord).where(NodeRecord.site == site, NodeRecord.node == node)
     )
     if record is None:
-        record = NodeRecord(site=site, node=node)
+        record = NodeRecord(site=site, node=node, boot=0, online=False)
         session.add(record)
     return record
 

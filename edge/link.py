@@ -159,8 +159,11 @@ class EdgeLink:
         loop = asyncio.get_running_loop()
         next_requeue = loop.time() + requeue_every
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives together with the wake-up, and the agent would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=requeue_every)
+                async with asyncio.timeout(requeue_every):
+                    await self._wake.wait()
             self._wake.clear()
             if loop.time() >= next_requeue:
                 self.outbox.requeue_unconfirmed(self.confirm_timeout_s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,7 +62,9 @@ def is_significant(point: PointSpec, state: PointState) -> bool:
         and isinstance(state.value, int | float)
         and isinstance(state.reported, int | float)
     ):
-        return abs(state.value - state.reported) > point.deadband
+        change = abs(state.value - state.reported)
+        # Exactly one deadband is not beyond it, whatever float rounding says at this magnitude.
+        return change > point.deadband and not math.isclose(change, point.deadband, rel_tol=1e-9)
     return state.value != state.reported
 
 
@@ -115,8 +118,13 @@ class DevicePoller:
         period = self._period_s(scan)
         loop = asyncio.get_running_loop()
         next_at = loop.time()
+        task = asyncio.current_task()
         while True:
             await self.poll_once(blocks)
+            if task is not None and task.cancelling():
+                # pymodbus awaits with asyncio.wait_for, which on Python 3.11 can swallow a
+                # cancellation that lands as its response arrives; honour it here.
+                raise asyncio.CancelledError
             next_at += period
             # After a long stall, skip the missed cycles instead of bursting to catch up.
             next_at = max(next_at, loop.time())

@@ -115,8 +115,14 @@ class PointSpec(_Strict):
             )
         elif self.type is DataType.BOOL and self.bit is None:
             raise ValueError("a bool read from a register needs 'bit'")
-        if self.states is not None and (self.is_bool or self.value_type is DataType.FLOAT32):
-            raise ValueError("'states' names the values of an integer point")
+        if self.scale == 0:
+            raise ValueError("'scale' cannot be 0 (every reading would be the offset)")
+        if self.states is not None and (
+            self.is_bool
+            or self.value_type is DataType.FLOAT32
+            or (self.scale, self.offset) != (1, 0)
+        ):
+            raise ValueError("'states' names the values of an unscaled integer point")
         if (
             self.alarm
             and isinstance(self.alarm.when, str)

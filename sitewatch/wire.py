@@ -19,6 +19,7 @@ CONTRACT_VERSION = 1
 TOPIC_ROOT = "sw/v1"
 CLOUD_STATE_TOPIC = f"{TOPIC_ROOT}/cloud/state"
 MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_ACK_RANGES = 10_000
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -46,7 +47,7 @@ def now_ms() -> int:
 
 
 def _check_segment(what: str, value: str) -> None:
-    if not _SEGMENT.match(value):
+    if not _SEGMENT.fullmatch(value):
         raise WireError(
             f"{what} {value!r} is not a valid topic segment "
             "(1-64 characters: letters, digits, '_', '-', '.'; no '/', '+' or '#')"
@@ -202,7 +203,7 @@ class Ack(Message):
 
     KIND: ClassVar[Kind] = Kind.ACK
     stream: Annotated[str, Field(min_length=8, max_length=64)]
-    ranges: list[tuple[Seq, Seq]] = Field(min_length=1, max_length=10_000)
+    ranges: list[tuple[Seq, Seq]] = Field(min_length=1, max_length=MAX_ACK_RANGES)
 
 
 class Command(Message):
@@ -284,6 +285,27 @@ def decode(topic: str, payload: bytes) -> AnyMessage:
         raise WireError(
             f"invalid {parsed_topic.kind.value} payload: {describe_validation_error(exc)}"
         ) from None
+
+
+def position_hint(topic: str, payload: bytes) -> tuple[str, str, str, int] | None:
+    """Best-effort `(site, node, stream, seq)` of a payload that failed validation.
+
+    The cloud confirms even a rejected message when it can tell its position, so the edge
+    stops re-sending something that will never be accepted.
+    """
+    try:
+        parsed = Topic.parse(topic)
+        data = json.loads(payload)
+    except (WireError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or parsed.kind not in EDGE_KINDS:
+        return None
+    stream, seq = data.get("stream"), data.get("seq")
+    if not isinstance(stream, str) or not 8 <= len(stream) <= 64:
+        return None
+    if type(seq) is not int or seq < 1:
+        return None
+    return parsed.site, parsed.node, stream, seq
 
 
 def seq_ranges(seqs: list[int]) -> list[tuple[int, int]]:

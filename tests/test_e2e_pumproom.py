@@ -70,9 +70,7 @@ async def test_each_abnormal_state_raises_the_right_alarm_and_clears(stack: Stac
     assert low["condition"] == "low" and low["value"] == 0.2
     # The site file overrides the profile's 0.30 limit with 0.35: 0.33 is low here.
     await room.pressure("supply-pressure", 0.33)
-    await eventually(
-        lambda: _point_value(stack, "supply-pressure", "pressure", 0.33)
-    )
+    await eventually(lambda: _point_value(stack, "supply-pressure", "pressure", 0.33))
     assert (_find(await stack.alarms(), "supply-pressure", "pressure") or {})["active"] is True
 
     active = await stack.alarms(active=True)

@@ -45,6 +45,16 @@ def register_count(dtype: DataType) -> int:
     return _WORDS[dtype]
 
 
+def _shortest_float32(value: float) -> float:
+    """The shortest decimal that is still the same float32 (0.2, not 0.20000000298023224)."""
+    exact = struct.pack(">f", value)
+    for digits in range(6, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.pack(">f", candidate) == exact:
+            return candidate
+    return value
+
+
 def decode_bits(spec: RegisterSpec, bits: list[bool]) -> bool:
     return bool(bits[0])
 
@@ -64,8 +74,7 @@ def decode_registers(spec: RegisterSpec, words: list[int]) -> bool | int | float
     if spec.dtype == "float32":
         if not math.isfinite(value):
             raise ValueError(f"{spec.name}: register value is not a finite number")
-        # A float32 holds about 7 significant digits; more would be noise (0.2 → 0.20000000298).
-        value = float(f"{value:.7g}")
+        value = _shortest_float32(value)
     if spec.scale == 1.0 and spec.offset == 0.0:
         return value
     return round(value * spec.scale + spec.offset, 6)
