@@ -66,22 +66,20 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
 def check_config(file: Annotated[Path, typer.Argument(help="site file to validate")]) -> None:
     """Validate a site file and its device profiles; print every problem, or a summary."""
     site = _load(file)
-    table = Table(title=f"{site.name} ({site.id}), config {site.config_hash}")
-    for column in ("node", "device", "profile", "bus", "unit", "points", "alarms"):
-        table.add_column(column)
+    console.print(f"[bold]{site.name}[/bold] ({site.id}), config {site.config_hash}")
     for node in site.nodes.values():
+        table = Table(title=f"node {node.id}: {node.name}", title_justify="left")
+        for column in ("device", "profile", "bus:unit", "points (alarms)"):
+            table.add_column(column, no_wrap=True)
         for device in node.devices.values():
             alarms = sum(1 for p in device.points.values() if p.alarm)
             table.add_row(
-                node.id,
                 device.id,
                 device.profile,
-                device.bus,
-                str(device.unit),
-                str(len(device.points)),
-                str(alarms),
+                f"{device.bus}:{device.unit}",
+                f"{len(device.points)} ({alarms})",
             )
-    console.print(table)
+        console.print(table)
     console.print(f"[green]OK[/green]: {file} is valid.")
 
 

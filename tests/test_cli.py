@@ -1,0 +1,77 @@
+"""The `sitewatch` command: help on every subcommand, and check-config's output."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sitewatch.cli import app
+from tests.conftest import EXAMPLE_SITE, ROOT
+
+runner = CliRunner()
+
+COMMANDS = [
+    [],
+    ["check-config"],
+    ["demo"],
+    ["cloud"],
+    ["cloud", "run"],
+    ["edge"],
+    ["edge", "run"],
+    ["sim"],
+    ["sim", "serve"],
+    ["sim", "run"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "sitewatch")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_check_config_summarises_a_valid_site() -> None:
+    result = runner.invoke(app, ["check-config", str(EXAMPLE_SITE)])
+    assert result.exit_code == 0, result.output
+    assert "harbour-view" in result.output
+    assert "fire-pump-1" in result.output and "fire_pump_electric" in result.output
+    assert "is valid" in result.output
+
+
+def test_check_config_prints_each_problem_with_line_and_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "devices").symlink_to(ROOT / "config" / "devices")
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        textwrap.dedent(
+            """\
+            site: {id: s1, name: Test}
+            nodes:
+              n1:
+                name: Node 1
+                buses:
+                  gw: {transport: tcp, host: 127.0.0.1}
+                devices:
+                  p1: {name: Pump, profile: fire_pump_electric, bus: gw, unit: 300}
+                  p2: {name: Pump, profile: fire_pump_electric, bus: nowhere, colour: red}
+            """
+        )
+    )
+    result = runner.invoke(app, ["check-config", str(site)])
+    assert result.exit_code == 2
+    output = re.sub(r"\s+", " ", result.output)
+    assert (
+        f"{site}:8: nodes.n1.devices.p1.unit: Input should be less than or equal to 247" in output
+    )
+    assert f"{site}:9: nodes.n1.devices.p2.colour: unknown key" in output
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    command = ci.strip().splitlines()[-1]
+    assert command in readme, "the README's test command and .ci/run have drifted apart"
