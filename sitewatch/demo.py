@@ -59,7 +59,7 @@ async def run_demo(
 
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
-    port = http_port if port_is_free("127.0.0.1", http_port) else free_port()
+    port = http_port if http_port and port_is_free("127.0.0.1", http_port) else free_port()
     embedded = EmbeddedBroker() if mqtt is None else None
     broker_address = embedded.address if embedded else BrokerAddress.parse(mqtt or "")
 
@@ -120,6 +120,6 @@ def _print_summary(
         table.add_row(f"edge {node_id}", f"outbox in {DEMO_DIR / 'edge'}")
     table.add_row("scenario", f"{scenario.name} (looping)" if scenario.loop else scenario.name)
     console.print(table)
-    if port != asked_port:
+    if asked_port and port != asked_port:
         console.print(f"[yellow]port {asked_port} was taken; the console is on {port}[/yellow]")
     console.print("Press Ctrl-C to stop.")

@@ -142,3 +142,19 @@ async def test_console_page_lists_active_alarms(stack: Stack) -> None:
     assert page.status_code == 200
     assert "Water leak zone 2" in page.text
     assert "B2 pump room floor" in page.text
+
+
+async def test_pump_controller_fault_is_a_trouble_alarm(stack: Stack) -> None:
+    await _node_up(stack)
+    await stack.sim.set("fire-pump-1", "fault", True)
+    fault = await _alarm(stack, "fire-pump-1", "fault")
+    assert (fault["category"], fault["text"]) == ("trouble", "Fire-pump controller fault")
+    await stack.sim.set("fire-pump-1", "fault", False)
+    await _alarm(stack, "fire-pump-1", "fault", active=False)
+
+
+async def test_openapi_documents_the_endpoints(stack: Stack) -> None:
+    spec = await stack.get("/openapi.json")
+    for path in ("/api/alarms", "/api/nodes", "/api/points", "/api/dead-letters"):
+        assert "get" in spec["paths"][path], path
+        assert spec["paths"][path]["get"]["summary"]

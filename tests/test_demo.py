@@ -1,0 +1,78 @@
+"""`sitewatch demo` as a user runs it: it says where things are, works, and Ctrl-C stops it cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.brokers import AmqttThread, MosquittoBroker
+from tests.conftest import ROOT
+
+
+def _read_until(process: subprocess.Popen[str], pattern: str, timeout: float = 30.0) -> str:
+    """Read the demo's output line by line until `pattern` matches; returns everything read."""
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+        if re.search(pattern, seen):
+            return seen
+    raise AssertionError(f"demo never printed {pattern!r}; output so far:\n{seen}")
+
+
+def test_demo_runs_the_whole_stack_and_stops_cleanly_on_ctrl_c(
+    tmp_path: Path, broker: MosquittoBroker | AmqttThread
+) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sitewatch.cli",
+            "demo",
+            "--port",
+            "0",
+            "--mqtt",
+            str(broker.address),
+            "--site",
+            str(ROOT / "config" / "site.example.yaml"),
+            "--scenario",
+            str(ROOT / "config" / "scenarios" / "pumproom-demo.yaml"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        output = _read_until(process, r"Press Ctrl-C to stop")
+        url = re.search(r"console\s+│\s+(http://127\.0\.0\.1:\d+)/", output)
+        assert url, output
+        assert f"{broker.address} (external)" in output
+        assert "modbus+tcp://127.0.0.1:" in output
+
+        deadline = time.monotonic() + 30
+        nodes: list[dict] = []
+        while time.monotonic() < deadline:
+            nodes = httpx.get(f"{url.group(1)}/api/nodes", timeout=5).json()
+            if nodes and nodes[0]["online"] and len(nodes[0]["devices"]) == 5:
+                break
+            time.sleep(0.1)
+        assert nodes[0]["online"], nodes
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, rest
+    assert "Traceback" not in output + rest
+    assert "stopped." in rest
