@@ -14,11 +14,14 @@ from dataclasses import dataclass
 
 from drivers.modbus import DeviceError, ModbusBus, RegisterSpec, plan_reads
 from sitewatch import wire
-from sitewatch.siteconfig import Device, PointSpec, ScanClass, ScanPeriods
+from sitewatch.siteconfig import Device, PointSpec, ScanClass, ScanPeriods, Table
 
 log = logging.getLogger(__name__)
 
 OFFLINE_AFTER_FAILURES = 3
+# An offline device is only probed now and then, so its timeouts do not hold up its bus.
+PROBE_START_S = 1.0
+PROBE_CAP_S = 30.0
 
 Report = Callable[[str, list[wire.PointValue | wire.DeviceStatus]], None]
 
@@ -82,6 +85,11 @@ class DevicePoller:
         self.online: bool | None = None
         self.failures = 0
         self.last_error: str | None = None
+        # One request cycle at a time per device: a dead device never has more than one
+        # request waiting on the bus, so others wait at most one of its timeouts.
+        self._cycle = asyncio.Lock()
+        self._probe_interval = PROBE_START_S
+        self._next_probe = 0.0
 
     def snapshot(self) -> list[wire.PointValue]:
         return [
@@ -120,7 +128,15 @@ class DevicePoller:
         next_at = loop.time()
         task = asyncio.current_task()
         while True:
-            await self.poll_once(blocks)
+            async with self._cycle:
+                # Checked under the lock: another scan class may have just probed this device.
+                if self.online is not False or loop.time() >= self._next_probe:
+                    await self.poll_once(blocks)
+                    if self.online is False:
+                        self._next_probe = loop.time() + self._probe_interval
+                        self._probe_interval = min(self._probe_interval * 2, PROBE_CAP_S)
+                    else:
+                        self._probe_interval = PROBE_START_S
             if task is not None and task.cancelling():
                 # pymodbus awaits with asyncio.wait_for, which on Python 3.11 can swallow a
                 # cancellation that lands as its response arrives; honour it here.
@@ -156,14 +172,53 @@ class DevicePoller:
         if self.online is not True:
             self.online = True
             items.append(self.status())
+        items.extend(self._missed_pulses(values, now))
         for name, raw in values.items():
             state = self.points[name]
             value = engineering_value(self.device.points[name], raw)
             if value != state.value or state.quality is not wire.Quality.GOOD:
                 state.value, state.quality, state.ts = value, wire.Quality.GOOD, now
         items.extend(self._significant_changes())
+        await self._clear_latches(values)
         if items:
             self.report(self.device.id, items)
+
+    def _missed_pulses(
+        self, values: dict[str, bool | int | float], now: int
+    ) -> list[wire.PointValue | wire.DeviceStatus]:
+        """A latch that is set while its point reads false again means a pulse fell between two
+        polls: report it as the rise and fall it was."""
+        pulses: list[wire.PointValue | wire.DeviceStatus] = []
+        for name, spec in self.device.points.items():
+            state = self.points[name]
+            if (
+                spec.latch
+                and values.get(spec.latch) is True
+                and values.get(name) is False
+                and state.reported is not True
+            ):
+                for value, ts in ((True, now - 1), (False, now)):
+                    pulses.append(
+                        wire.PointValue(device=self.device.id, point=name, value=value, ts=ts)
+                    )
+                state.value = state.reported = False
+                state.quality = state.reported_quality = wire.Quality.GOOD
+                state.ts = now
+        return pulses
+
+    async def _clear_latches(self, values: dict[str, bool | int | float]) -> None:
+        for spec in self.device.points.values():
+            if not spec.latch or values.get(spec.latch) is not True:
+                continue
+            latch = self.device.points[spec.latch]
+            if latch.table is not Table.COIL:
+                continue  # a discrete-input latch clears when it is read
+            try:
+                await self.bus.write(self.device.unit, register_spec(spec.latch, latch), False)
+            except DeviceError as exc:
+                log.warning(
+                    "%s: could not clear latch %s: %s", self.device.id, spec.latch, exc.reason
+                )
 
     def _significant_changes(self) -> list[wire.PointValue | wire.DeviceStatus]:
         changes: list[wire.PointValue | wire.DeviceStatus] = []

@@ -1,4 +1,5 @@
-"""Serve a node's Modbus devices from their profiles as real Modbus TCP servers, one per bus."""
+"""Serve a node's Modbus devices from their profiles: a Modbus TCP server per TCP bus, and a
+Modbus RTU server on a pseudo-terminal per RTU bus, with per-device fault injection."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import logging
 import struct
 from types import TracebackType
 
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
-from sitewatch.siteconfig import DataType, Device, PointSpec, Site, Table, TcpBus
+from simulators.faults import Fault, FaultInjector
+from simulators.serial_link import NullModem
+from sitewatch.siteconfig import DataType, Device, PointSpec, RtuBus, Site, Table, TcpBus
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ def _sim_device(device: Device) -> SimDevice:
 
 
 class ModbusSimulator:
-    """Modbus TCP servers for every TCP bus of one node; `set` changes what the devices report."""
+    """Servers for every bus of one node; `set` changes what a device reports, `fault` how it answers."""
 
     def __init__(self, site: Site, node: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.site = site
@@ -70,7 +73,10 @@ class ModbusSimulator:
         self.host = host
         self._requested_port = port
         self.ports: dict[str, int] = {}
-        self._servers: dict[str, ModbusTcpServer] = {}
+        self.serial_paths: dict[str, str] = {}
+        self._servers: dict[str, ModbusTcpServer | ModbusSerialServer] = {}
+        self._injectors: dict[str, FaultInjector] = {}
+        self._lines: list[NullModem] = []
         self._words: dict[tuple[str, Table, int], int] = {}
         self.values: dict[tuple[str, str], bool | int | float] = {}
 
@@ -88,29 +94,62 @@ class ModbusSimulator:
 
     async def start(self) -> None:
         for bus_id, bus in self.node.buses.items():
-            if not isinstance(bus, TcpBus):
-                continue
             devices = [_sim_device(d) for d in self.node.devices.values() if d.bus == bus_id]
             if not devices:
                 continue
-            server = ModbusTcpServer(devices, address=(self.host, self._requested_port))
-            await server.serve_forever(background=True)
+            injector = FaultInjector(rtu=isinstance(bus, RtuBus))
+            self._injectors[bus_id] = injector
+            if isinstance(bus, TcpBus):
+                server: ModbusTcpServer | ModbusSerialServer = ModbusTcpServer(
+                    devices, address=(self.host, self._requested_port), trace_packet=injector
+                )
+                await server.serve_forever(background=True)
+                self.ports[bus_id] = server.transport.sockets[0].getsockname()[1]
+                log.info("simulating bus %s on %s:%s", bus_id, self.host, self.ports[bus_id])
+            else:
+                line = NullModem()
+                self._lines.append(line)
+                server = ModbusSerialServer(
+                    devices,
+                    port=line.a.path,
+                    baudrate=bus.baudrate,
+                    parity=bus.parity,
+                    stopbits=bus.stopbits,
+                    trace_packet=injector,
+                    # A unit that is not on the line stays silent, as on a real RS-485 bus.
+                    ignore_missing_devices=True,
+                )
+                await server.serve_forever(background=True)
+                self.serial_paths[bus_id] = line.b.path
+                log.info("simulating RTU bus %s on %s", bus_id, line.b.path)
             self._servers[bus_id] = server
-            self.ports[bus_id] = server.transport.sockets[0].getsockname()[1]
-            log.info("simulating bus %s on %s:%s", bus_id, self.host, self.ports[bus_id])
 
     async def stop(self) -> None:
         for server in self._servers.values():
             await server.shutdown()
         self._servers.clear()
+        for line in self._lines:
+            line.close()
+        self._lines.clear()
         await asyncio.sleep(0)
 
     def site_for_edge(self) -> Site:
-        """The site with each simulated bus pointing at the port the simulator really bound."""
+        """The site with each simulated bus pointing at where the simulator really listens."""
         site = self.site
         for bus_id, port in self.ports.items():
             site = site.with_bus(self.node.id, bus_id, host=self.host, port=port)
+        for bus_id, path in self.serial_paths.items():
+            site = site.with_bus(self.node.id, bus_id, device=path)
         return site
+
+    def fault(self, device_id: str, fault: Fault | None) -> None:
+        """Make a device misbehave on the wire (or behave again, with None)."""
+        device = self.node.devices[device_id]
+        faults = self._injectors[device.bus].faults
+        if fault is None:
+            faults.pop(device.unit, None)
+        else:
+            faults[device.unit] = fault
 
     async def set(self, device_id: str, point: str, value: bool | int | float | str) -> None:
         """Make `device_id` report `value` (engineering units, or a state name) for `point`."""
@@ -129,3 +168,11 @@ class ModbusSimulator:
         server = self._servers[device.bus]
         await server.async_setValues(device.unit, _FUNCTION_CODE[spec.table], spec.address, payload)
         self.values[(device_id, point)] = value
+        if spec.latch and value:
+            await self.set(device_id, spec.latch, True)
+
+    async def pulse(self, device_id: str, point: str, seconds: float) -> None:
+        """Raise a bool point for `seconds`, e.g. a flow switch that opens briefly."""
+        await self.set(device_id, point, True)
+        await asyncio.sleep(seconds)
+        await self.set(device_id, point, False)

@@ -101,6 +101,11 @@ class PointSpec(_Strict):
     scan: ScanClass = ScanClass.NORMAL
     deadband: float = Field(default=0.0, ge=0)
     alarm: AlarmRule | None = None
+    latch: str | None = Field(
+        default=None,
+        description="a bool point the device sets on a rising edge and holds until cleared, so a "
+        "pulse shorter than the scan period is still seen; a coil latch is cleared by writing false",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -155,6 +160,22 @@ class DeviceProfile(_Strict):
     profile: Ident
     description: str = Field(min_length=1, max_length=200)
     points: dict[Ident, PointSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _latches_exist(self) -> Self:
+        for name, point in self.points.items():
+            if point.latch is None:
+                continue
+            latch = self.points.get(point.latch)
+            if latch is None:
+                raise ValueError(
+                    f"point '{name}' names latch '{point.latch}', which is not a point"
+                )
+            if not latch.is_bool or not point.is_bool:
+                raise ValueError(f"latch '{point.latch}' of '{name}': both must be bool points")
+            if latch.scan is not point.scan:
+                raise ValueError(f"latch '{point.latch}' must have the same scan class as '{name}'")
+        return self
 
 
 class TcpBus(_Strict):

@@ -840,6 +840,7 @@ async def test_reads_what_the_simulator_serves(sim: ModbusSimulator, bus: Modbus
         "waterflow": False,
         "pressure_switch": False,
         "valve_open": True,
+        "waterflow_latch": False,
     }
 
 

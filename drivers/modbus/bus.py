@@ -13,8 +13,8 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ExceptionResponse
 
-from drivers.modbus.codec import decode_bits, decode_registers
-from drivers.modbus.plan import ReadBlock
+from drivers.modbus.codec import RegisterSpec, decode_bits, decode_registers, encode_registers
+from drivers.modbus.plan import ReadBlock, plan_reads
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class ModbusBus:
         self._lock = asyncio.Lock()
         self._next_attempt = 0.0
         self._backoff = BACKOFF_START_S
+        self._received = bytearray()  # raw bytes seen since the current request was sent
         if settings.transport == "tcp":
             self._client: AsyncModbusTcpClient | AsyncModbusSerialClient = AsyncModbusTcpClient(
                 settings.host,
@@ -73,6 +74,7 @@ class ModbusBus:
                 timeout=settings.timeout_s,
                 retries=0,
                 reconnect_delay=0,
+                trace_packet=self._trace,
             )
         else:
             self._client = AsyncModbusSerialClient(
@@ -83,7 +85,21 @@ class ModbusBus:
                 timeout=settings.timeout_s,
                 retries=0,
                 reconnect_delay=0,
+                trace_packet=self._trace,
             )
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        if sending:
+            self._received.clear()
+        else:
+            self._received.extend(data)
+        return data
+
+    def _no_response_reason(self, unit: int) -> str:
+        if self._received:
+            shown = bytes(self._received[:16]).hex(" ")
+            return f"invalid response from unit {unit} (bad CRC, short or garbled frame: {shown})"
+        return f"no response from unit {unit} within {self.settings.timeout_s:g} s"
 
     async def __aenter__(self) -> ModbusBus:
         return self
@@ -120,12 +136,9 @@ class ModbusBus:
             await self._ensure_connected()
             try:
                 response = await self._request(unit, block)
-            except ModbusException as exc:
-                raise DeviceError(f"no valid response from unit {unit}: {exc}") from None
-        if isinstance(response, ExceptionResponse) or response.isError():
-            code = getattr(response, "exception_code", 0)
-            name = _EXCEPTION_NAMES.get(code, "unknown exception")
-            raise DeviceError(f"unit {unit} answered Modbus exception {code} ({name})")
+            except ModbusException:
+                raise DeviceError(self._no_response_reason(unit)) from None
+        self._check(unit, response)
         values: dict[str, bool | int | float] = {}
         if block.table in ("coil", "discrete_input"):
             bits = response.bits
@@ -161,3 +174,45 @@ class ModbusBus:
                 block.address, count=block.count, device_id=unit
             )
         return await client.read_input_registers(block.address, count=block.count, device_id=unit)
+
+    async def write(self, unit: int, spec: RegisterSpec, value: bool | int | float) -> None:
+        """Write a coil or holding register, then read it back; DeviceError if it did not take."""
+        if spec.table not in ("coil", "holding_register"):
+            raise DeviceError(f"{spec.name} is a {spec.table}, which cannot be written")
+        (block,) = plan_reads([spec])
+        async with self._lock:
+            await self._ensure_connected()
+            try:
+                if spec.table == "coil":
+                    response = await self._client.write_coil(
+                        spec.address, bool(value), device_id=unit
+                    )
+                else:
+                    current = 0
+                    if spec.bit is not None:
+                        read = await self._request(unit, block)
+                        self._check(unit, read)
+                        current = read.registers[0]
+                    try:
+                        words = encode_registers(spec, value, current)
+                    except ValueError as exc:
+                        raise DeviceError(str(exc)) from None
+                    response = await self._client.write_registers(
+                        spec.address, words, device_id=unit
+                    )
+            except ModbusException:
+                raise DeviceError(self._no_response_reason(unit)) from None
+        self._check(unit, response)
+        readback = (await self.read(unit, block))[spec.name]
+        expected = bool(value) if isinstance(readback, bool) else value
+        if readback != expected:
+            raise DeviceError(
+                f"read-back of {spec.name} on unit {unit} gave {readback!r}, expected {expected!r}"
+            )
+
+    @staticmethod
+    def _check(unit: int, response: object) -> None:
+        if isinstance(response, ExceptionResponse) or response.isError():  # type: ignore[attr-defined]
+            code = getattr(response, "exception_code", 0)
+            name = _EXCEPTION_NAMES.get(code, "unknown exception")
+            raise DeviceError(f"unit {unit} answered Modbus exception {code} ({name})")

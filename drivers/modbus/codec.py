@@ -78,3 +78,24 @@ def decode_registers(spec: RegisterSpec, words: list[int]) -> bool | int | float
     if spec.scale == 1.0 and spec.offset == 0.0:
         return value
     return round(value * spec.scale + spec.offset, 6)
+
+
+def encode_registers(spec: RegisterSpec, value: bool | int | float, current: int = 0) -> list[int]:
+    """The register words that hold `value` (engineering units) for a holding-register spec.
+
+    `current` is the register's present content, kept for bit-in-register writes.
+    """
+    if spec.bit is not None:
+        mask = 1 << spec.bit
+        return [(current | mask) if value else (current & ~mask)]
+    raw = (float(value) - spec.offset) / spec.scale
+    number: int | float = raw if spec.dtype == "float32" else round(raw)
+    try:
+        packed = struct.pack(">" + _STRUCT[spec.dtype], number)
+    except struct.error as exc:
+        raise ValueError(f"{spec.name}: {value!r} does not fit {spec.dtype}: {exc}") from None
+    words = [
+        int.from_bytes(packed[i : i + 2][:: 1 if spec.byte_order == "big" else -1], "big")
+        for i in range(0, len(packed), 2)
+    ]
+    return list(reversed(words)) if spec.word_order == "little" else words
