@@ -11,7 +11,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulators.faults import Fault
 from simulators.pumproom import PumpRoom
+from sitewatch.siteconfig import Site
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,13 @@ Action = Literal[
     "waterflow_clear",
     "valve_close",
     "valve_open",
+    "set",
+    "pulse",
+    "device_silent",
+    "device_garbage",
+    "device_bad_crc",
+    "device_exception",
+    "device_ok",
 ]
 
 
@@ -41,7 +50,8 @@ class Step(BaseModel):
     device: str | None = None
     cause: Literal["demand", "test", "manual"] = "demand"
     zone: int = Field(default=1, ge=1, le=16)
-    value: float | None = None
+    point: str | None = Field(default=None, description="for set and pulse")
+    value: float | bool | str | None = None
     over_s: float = Field(default=10.0, gt=0)
 
 
@@ -58,6 +68,32 @@ def load_scenario(path: str | Path) -> Scenario:
     return Scenario.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
+def scenario_problems(scenario: Scenario, site: Site) -> list[str]:
+    """What in the scenario does not exist in the site, one line per step."""
+    node = site.nodes.get(scenario.node)
+    if node is None:
+        return [
+            f"node '{scenario.node}' is not in site '{site.id}' (nodes: {', '.join(site.nodes)})"
+        ]
+    problems = []
+    for index, step in enumerate(scenario.steps):
+        where = f"steps.{index} ({step.action} at {step.at:g} s)"
+        if step.action == "normal":
+            continue
+        device = node.devices.get(step.device or "")
+        if device is None:
+            problems.append(f"{where}: device '{step.device}' is not on node '{node.id}'")
+        elif step.point is not None and step.point not in device.points:
+            problems.append(f"{where}: device '{device.id}' has no point '{step.point}'")
+        elif step.action in ("set", "pulse") and step.point is None:
+            problems.append(f"{where}: '{step.action}' needs 'point'")
+    return problems
+
+
+async def _fault(room: PumpRoom, device: str, fault: Fault | None) -> None:
+    room.sim.fault(device, fault)
+
+
 def _dispatch(room: PumpRoom, step: Step) -> Awaitable[None]:
     device = step.device or ""
     actions: dict[str, Callable[[], Awaitable[None]]] = {
@@ -67,14 +103,23 @@ def _dispatch(room: PumpRoom, step: Step) -> Awaitable[None]:
         "pump_fail_to_start": lambda: room.pump_fail_to_start(device),
         "pump_manual": lambda: room.pump_mode(device, auto=False),
         "pump_auto": lambda: room.pump_mode(device, auto=True),
-        "pressure": lambda: room.pressure(device, step.value or 0.0),
-        "pressure_decay": lambda: room.pressure_decay(device, step.value or 0.0, step.over_s),
+        "pressure": lambda: room.pressure(device, float(step.value or 0.0)),
+        "pressure_decay": lambda: room.pressure_decay(
+            device, float(step.value or 0.0), step.over_s
+        ),
         "leak": lambda: room.leak(device, step.zone, True),
         "leak_clear": lambda: room.leak(device, step.zone, False),
         "waterflow": lambda: room.waterflow(device, True),
         "waterflow_clear": lambda: room.waterflow(device, False),
         "valve_close": lambda: room.valve(device, open_=False),
         "valve_open": lambda: room.valve(device, open_=True),
+        "set": lambda: room.sim.set(device, step.point or "", step.value or 0),
+        "pulse": lambda: room.sim.pulse(device, step.point or "", step.over_s),
+        "device_silent": lambda: _fault(room, device, Fault.SILENT),
+        "device_garbage": lambda: _fault(room, device, Fault.GARBAGE),
+        "device_bad_crc": lambda: _fault(room, device, Fault.BAD_CRC),
+        "device_exception": lambda: _fault(room, device, Fault.EXCEPTION),
+        "device_ok": lambda: _fault(room, device, None),
     }
     return actions[step.action]()
 

@@ -7,13 +7,18 @@ import logging
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
 from sitewatch.configload import ConfigError, load_site
+from sitewatch.siteconfig import Site
+
+if TYPE_CHECKING:
+    from simulators.scenario import Scenario
 
 app = typer.Typer(help="Sitewatch: safety monitoring for property sites.", no_args_is_help=True)
 cloud_app = typer.Typer(help="The cloud service.", no_args_is_help=True)
@@ -24,7 +29,7 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(sim_app, name="sim")
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 SiteOption = Annotated[Path, typer.Option("--site", help="site file", exists=False, dir_okay=False)]
 DEFAULT_SITE = Path("config/site.example.yaml")
@@ -45,6 +50,28 @@ def _load(path: Path):
         for problem in exc.problems:
             err.print(f"[red]error[/red] {problem}", highlight=False)
         raise typer.Exit(code=2) from None
+
+
+def _load_scenario(path: Path, site: Site) -> Scenario:
+    from pydantic import ValidationError
+
+    from simulators.scenario import load_scenario, scenario_problems
+    from sitewatch.wire import describe_validation_error
+
+    try:
+        scenario = load_scenario(path)
+    except (OSError, yaml.YAMLError) as exc:
+        err.print(f"[red]error[/red] {path}: {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    except ValidationError as exc:
+        err.print(f"[red]error[/red] {path}: {describe_validation_error(exc)}", highlight=False)
+        raise typer.Exit(code=2) from None
+    problems = scenario_problems(scenario, site)
+    for problem in problems:
+        err.print(f"[red]error[/red] {path}: {problem}", highlight=False)
+    if problems:
+        raise typer.Exit(code=2)
+    return scenario
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
@@ -151,11 +178,11 @@ def sim_run(
     verbose: bool = False,
 ) -> None:
     """Serve the scenario's node on the site file's ports and play the scenario's steps."""
-    from simulators.scenario import load_scenario
     from sitewatch.demo import serve_node
 
     _logging(verbose)
-    _run(serve_node(_load(site), None, load_scenario(scenario)))
+    loaded = _load(site)
+    _run(serve_node(loaded, None, _load_scenario(scenario, loaded)))
 
 
 @app.command("demo")
@@ -171,11 +198,11 @@ def demo(
     verbose: bool = False,
 ) -> None:
     """Run everything on embedded defaults: broker, cloud, simulators, edge. Ctrl-C stops it."""
-    from simulators.scenario import load_scenario
     from sitewatch.demo import run_demo
 
     _logging(verbose)
-    _run(run_demo(_load(site), mqtt, port, load_scenario(scenario), console))
+    loaded = _load(site)
+    _run(run_demo(loaded, mqtt, port, _load_scenario(scenario, loaded), console))
 
 
 if __name__ == "__main__":

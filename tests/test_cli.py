@@ -75,3 +75,28 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     command = ci.strip().splitlines()[-1]
     assert command in readme, "the README's test command and .ci/run have drifted apart"
+
+
+def test_sim_run_refuses_a_scenario_that_names_what_the_site_lacks(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(
+        textwrap.dedent(
+            """\
+            name: bad
+            node: pumproom
+            steps:
+              - {at: 0, action: leak, device: nope}
+              - {at: 1, action: set, device: fire-pump-1, point: colour, value: 1}
+              - {at: 2, action: explode, device: fire-pump-1}
+            """
+        )
+    )
+    result = runner.invoke(app, ["sim", "run", str(scenario), "--site", str(EXAMPLE_SITE)])
+    assert result.exit_code == 2
+    assert "steps.2.action: Input should be 'normal'" in result.output
+    scenario.write_text("\n".join(scenario.read_text().splitlines()[:-1]) + "\n")
+    result = runner.invoke(app, ["sim", "run", str(scenario), "--site", str(EXAMPLE_SITE)])
+    assert result.exit_code == 2
+    output = re.sub(r"\s+", " ", result.output)
+    assert "steps.0 (leak at 0 s): device 'nope' is not on node 'pumproom'" in output
+    assert "steps.1 (set at 1 s): device 'fire-pump-1' has no point 'colour'" in output
