@@ -168,3 +168,21 @@ class DeadLetter(Base):
     topic: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CardReadRecord(Base):
+    """A card tapped at a reader (checkpoint or gate lane), as the edge saw it."""
+
+    __tablename__ = "card_reads"
+    __table_args__ = (Index("ix_card_reads_time", "site", "source_ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    reader: Mapped[str] = mapped_column(String(64))
+    card: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    source_ts: Mapped[int] = mapped_column(BigInteger)
+    stream: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

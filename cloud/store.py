@@ -8,7 +8,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alarms import engine
-from cloud.models import DeadLetter, DeviceRecord, NodeRecord, PointRecord, StoredMessage, utcnow
+from cloud.models import (
+    CardReadRecord,
+    DeadLetter,
+    DeviceRecord,
+    NodeRecord,
+    PointRecord,
+    StoredMessage,
+    utcnow,
+)
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 
@@ -89,6 +97,25 @@ def _apply_device(
     engine.on_device_status(session, msg.site, device, status.online, status.reason)
 
 
+def _apply_tap(
+    session: Session, sites: dict[str, Site], msg: wire.Envelope, tap: wire.CardTap
+) -> None:
+    if tap.reader not in sites[msg.site].nodes[msg.node].readers:
+        raise Rejected(f"reader {tap.reader} is not configured on node {msg.node}")
+    session.add(
+        CardReadRecord(
+            site=msg.site,
+            node=msg.node,
+            reader=tap.reader,
+            card=tap.card,
+            format=tap.format,
+            source_ts=tap.ts,
+            stream=msg.stream,
+            seq=msg.seq,
+        )
+    )
+
+
 def _apply_death(session: Session, msg: wire.Death) -> None:
     node = _node(session, msg.site, msg.node)
     # A death from an older connection must not take down the node's current session.
@@ -144,6 +171,8 @@ def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Sto
     for item in items:
         if isinstance(item, wire.PointValue):
             _apply_point(session, sites, msg, item)
+        elif isinstance(item, wire.CardTap):
+            _apply_tap(session, sites, msg, item)
         else:
             _apply_device(session, sites, msg, item)
     return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=False)

@@ -271,7 +271,13 @@ def load_site(path: str | Path) -> Site:
                 points,
             )
         nodes[node_id] = Node(
-            node_id, node.name, node.heartbeat_s, node.scan, dict(node.buses), devices
+            node_id,
+            node.name,
+            node.heartbeat_s,
+            node.scan,
+            dict(node.buses),
+            devices,
+            dict(node.readers),
         )
 
     if doc.problems:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
@@ -219,6 +219,38 @@ class DeviceConfig(_Strict):
     alarms: dict[Ident, AlarmOverride] = Field(default_factory=dict)
 
 
+class ReaderConfig(_Strict):
+    """A serial card reader: an NFC checkpoint reader on patrol, or a parking-gate lane reader."""
+
+    name: str = Field(min_length=1, max_length=120)
+    family: Literal["line", "pn532", "rdm6300", "wiegand"] = Field(
+        description="line: hex UID per line; pn532: PN532 HSU; rdm6300: 125 kHz EM4100; "
+        "wiegand: Wiegand 26/34 bit strings from a serial converter"
+    )
+    port: str = Field(min_length=1, description="serial device, e.g. /dev/ttyUSB1")
+    baudrate: int | None = Field(default=None, gt=0, description="default: the family's usual")
+    debounce_s: float = Field(default=2.0, ge=0, le=60)
+    role: Literal["checkpoint", "gate"]
+    location: str | None = Field(default=None, max_length=120)
+    lane: Ident | None = None
+    direction: Literal["in", "out"] | None = None
+
+    @model_validator(mode="after")
+    def _role_fields(self) -> Self:
+        if self.role == "gate" and (self.lane is None or self.direction is None):
+            raise ValueError("a gate reader needs 'lane' and 'direction' (in or out)")
+        if self.role == "checkpoint" and (self.lane is not None or self.direction is not None):
+            raise ValueError("'lane' and 'direction' are for gate readers")
+        return self
+
+    @property
+    def default_baudrate(self) -> int:
+        return (
+            self.baudrate
+            or {"line": 9600, "pn532": 115200, "rdm6300": 9600, "wiegand": 9600}[self.family]
+        )
+
+
 class ScanPeriods(_Strict):
     fast_ms: int = Field(default=250, ge=50, le=250)
     normal_ms: int = Field(default=1000, ge=100, le=60_000)
@@ -231,6 +263,19 @@ class NodeConfig(_Strict):
     scan: ScanPeriods = Field(default_factory=ScanPeriods)
     buses: dict[Ident, Bus] = Field(default_factory=dict)
     devices: dict[Ident, DeviceConfig] = Field(default_factory=dict)
+    readers: dict[Ident, ReaderConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _serial_ports_unshared(self) -> Self:
+        owners: dict[str, str] = {}
+        rtu = {bus_id: bus.device for bus_id, bus in self.buses.items() if isinstance(bus, RtuBus)}
+        for owner, port in [*rtu.items(), *((r, c.port) for r, c in self.readers.items())]:
+            if port in owners:
+                raise ValueError(
+                    f"serial port {port} is used by both '{owners[port]}' and '{owner}'"
+                )
+            owners[port] = owner
+        return self
 
 
 class SiteInfo(_Strict):
@@ -269,6 +314,7 @@ class Node:
     scan: ScanPeriods
     buses: dict[str, TcpBus | RtuBus]
     devices: dict[str, Device]
+    readers: dict[str, ReaderConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -300,7 +346,14 @@ class Site:
         buses = dict(target.buses)
         buses[bus] = buses[bus].model_copy(update=changes)
         nodes = dict(self.nodes)
-        nodes[node] = Node(
-            target.id, target.name, target.heartbeat_s, target.scan, buses, target.devices
-        )
+        nodes[node] = replace(target, buses=buses)
+        return Site(self.id, self.name, self.timezone, nodes, self.source)
+
+    def with_reader_port(self, node: str, reader: str, port: str) -> Site:
+        """A copy with one reader on another serial port, e.g. a simulator's pseudo-terminal."""
+        target = self.nodes[node]
+        readers = dict(target.readers)
+        readers[reader] = readers[reader].model_copy(update={"port": port})
+        nodes = dict(self.nodes)
+        nodes[node] = replace(target, readers=readers)
         return Site(self.id, self.name, self.timezone, nodes, self.source)

@@ -136,7 +136,17 @@ class DeviceStatus(_Strict):
     ts: int
 
 
-EventItem = Annotated[PointValue | DeviceStatus, Field(discriminator="type")]
+class CardTap(_Strict):
+    """A card read at a reader: a guard's badge at a checkpoint, or a car's card at a gate lane."""
+
+    type: Literal["tap"] = "tap"
+    reader: Name
+    card: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:]+$")
+    format: str = Field(min_length=1, max_length=16)
+    ts: int
+
+
+EventItem = Annotated[PointValue | DeviceStatus | CardTap, Field(discriminator="type")]
 
 
 class Message(_Strict):

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from cloud.api.deps import SessionDep
-from cloud.api.schemas import DeadLetterOut, DeviceOut, NodeOut, PointOut
-from cloud.models import DeadLetter, DeviceRecord, NodeRecord, PointRecord
+from cloud.api.schemas import CardReadOut, DeadLetterOut, DeviceOut, NodeOut, PointOut
+from cloud.models import CardReadRecord, DeadLetter, DeviceRecord, NodeRecord, PointRecord
 
 router = APIRouter(tags=["nodes"])
 
@@ -78,3 +78,29 @@ def list_dead_letters(session: SessionDep, limit: int = 100) -> list[DeadLetterO
         )
         for row in rows
     ]
+
+
+@router.get("/api/reads", response_model=list[CardReadOut], summary="Recent card reads at readers")
+def list_reads(
+    request: Request,
+    session: SessionDep,
+    node: str | None = None,
+    reader: str | None = None,
+    limit: int = 200,
+) -> list[CardReadOut]:
+    query = select(CardReadRecord).order_by(CardReadRecord.id.desc()).limit(min(limit, 5000))
+    if node is not None:
+        query = query.where(CardReadRecord.node == node)
+    if reader is not None:
+        query = query.where(CardReadRecord.reader == reader)
+    sites = request.app.state.sites
+    result = []
+    for record in session.scalars(query):
+        out = CardReadOut.model_validate(record)
+        site = sites.get(record.site)
+        config = site.nodes[record.node].readers.get(record.reader) if site else None
+        if config is not None:
+            out.reader_name, out.location, out.role = config.name, config.location, config.role
+            out.lane, out.direction = config.lane, config.direction
+        result.append(out)
+    return result

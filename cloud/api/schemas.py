@@ -70,3 +70,18 @@ class DeadLetterOut(_FromRecord):
     topic: str
     reason: str
     payload_preview: str
+
+
+class CardReadOut(_FromRecord):
+    site: str
+    node: str
+    reader: str
+    reader_name: str | None = None
+    location: str | None = None
+    role: str | None = None
+    lane: str | None = None
+    direction: str | None = None
+    card: str
+    format: str
+    source_ts: int
+    received_at: datetime
