@@ -101,7 +101,9 @@ class Rdm6300Decoder:
             return
         if not self._in_error:
             out.append(
-                FrameError(f"rdm6300: {count} byte(s) of noise outside a frame", self._skipped(count))
+                FrameError(
+                    f"rdm6300: {count} byte(s) of noise outside a frame", self._skipped(count)
+                )
             )
             self._in_error = True
         del self._buf[:count]

@@ -77,7 +77,9 @@ class WiegandDecoder:
         out: list[CardRead | FrameError] = []
         for line in self._lines.feed(data):
             # latin-1 maps every byte to one character, so raw round-trips and nothing can raise.
-            out.append(line if isinstance(line, FrameError) else decode_bits(line.decode("latin-1")))
+            out.append(
+                line if isinstance(line, FrameError) else decode_bits(line.decode("latin-1"))
+            )
         return out
 
     def feedback(self, ok: bool) -> None:
