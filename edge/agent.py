@@ -13,6 +13,7 @@ from drivers.modbus import BusSettings, ModbusBus
 from edge.link import EdgeLink
 from edge.outbox import Outbox
 from edge.poller import DevicePoller
+from edge.readers import ReaderService
 from sitewatch import __version__, wire
 from sitewatch.broker import BrokerAddress
 from sitewatch.siteconfig import Category, RtuBus, Site, TcpBus
@@ -55,6 +56,8 @@ class EdgeAgent:
             device.id: DevicePoller(device, self.buses[device.bus], self.node.scan, self._report)
             for device in self.node.devices.values()
         }
+        self.readers = ReaderService(self.node.readers, self._tapped)
+        self._background: set[asyncio.Task[None]] = set()
         self.link = EdgeLink(
             site.id,
             node_id,
@@ -95,6 +98,9 @@ class EdgeAgent:
         if other:
             self._add(wire.Kind.EVENT, wire.Event, items=other)
 
+    def _tapped(self, tap: wire.CardTap) -> None:
+        self._add(wire.Kind.EVENT, wire.Event, items=[tap])
+
     def _send_birth(self, boot: int) -> None:
         points = [value for poller in self.pollers.values() for value in poller.snapshot()]
         devices = [poller.status() for poller in self.pollers.values() if poller.online is not None]
@@ -110,8 +116,21 @@ class EdgeAgent:
     def _command(self, command: wire.Command) -> None:
         if command.name == "rebirth":
             self._send_birth(self.link.boot)
+        elif command.name == "feedback":
+            reader, ok = command.args.get("reader"), command.args.get("ok")
+            if not isinstance(reader, str) or not isinstance(ok, bool):
+                log.warning(
+                    "feedback command needs reader (text) and ok (true/false): %s", command.args
+                )
+                return
+            task = asyncio.get_running_loop().create_task(self._feedback(reader, ok))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         else:
             log.warning("unknown command %r", command.name)
+
+    async def _feedback(self, reader: str, ok: bool) -> None:
+        await self.readers.feedback(reader, ok)
 
     async def run(self) -> None:
         log.info(
@@ -125,6 +144,8 @@ class EdgeAgent:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.link.run())
+                if self.node.readers:
+                    group.create_task(self.readers.run())
                 for poller in self.pollers.values():
                     group.create_task(poller.run())
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -125,7 +126,9 @@ class DevicePoller:
         blocks = plan_reads([register_spec(n, self.device.points[n]) for n in names])
         period = self._period_s(scan)
         loop = asyncio.get_running_loop()
-        next_at = loop.time()
+        # Spread devices over the period, so a bus is not hit by every device at the same instant.
+        phase = zlib.crc32(f"{self.device.id}/{scan.value}".encode()) % 1000 / 1000
+        next_at = loop.time() + phase * period
         task = asyncio.current_task()
         while True:
             async with self._cycle:

@@ -13,6 +13,7 @@ from rich.table import Table
 from simulators.modbus_server import ModbusSimulator
 from simulators.pumproom import PumpRoom
 from simulators.scenario import Scenario, play
+from simulators.site import SiteSimulator
 from sitewatch.broker import BrokerAddress, EmbeddedBroker, free_port, port_is_free
 from sitewatch.siteconfig import Site, TcpBus
 
@@ -68,17 +69,10 @@ async def run_demo(
     async with contextlib.AsyncExitStack() as stack:
         if embedded is not None:
             await stack.enter_async_context(embedded)
-        sims: list[ModbusSimulator] = []
-        edge_site = site
-        for node_id in site.nodes:
-            sim = await stack.enter_async_context(ModbusSimulator(edge_site, node_id, port=0))
-            sims.append(sim)
-            edge_site = sim.site_for_edge()
-            await PumpRoom(sim).normal()
+        sims = await stack.enter_async_context(SiteSimulator(site))
+        edge_site = sims.site_for_edge()
         async with asyncio.TaskGroup() as group:
-            for sim in sims:
-                if sim.node.id == scenario.node:
-                    group.create_task(play(scenario, PumpRoom(sim)))
+            group.create_task(play(scenario, sims.room(scenario.node)))
             settings = CloudSettings(
                 db_url=f"sqlite:///{DEMO_DIR / 'cloud.db'}",
                 mqtt_url=str(broker_address),
@@ -103,7 +97,7 @@ def _print_summary(
     asked_port: int,
     broker: BrokerAddress,
     embedded: EmbeddedBroker | None,
-    sims: list[ModbusSimulator],
+    sims: SiteSimulator,
     scenario: Scenario,
 ) -> None:
     table = Table(title=f"Sitewatch demo: {site.name}")
@@ -113,9 +107,8 @@ def _print_summary(
     table.add_row("API docs", f"http://127.0.0.1:{port}/docs")
     table.add_row("broker", f"{broker} ({'embedded amqtt' if embedded else 'external'})")
     table.add_row("database", str(DEMO_DIR / "cloud.db"))
-    for sim in sims:
-        for bus, bus_port in sim.ports.items():
-            table.add_row(f"simulator {sim.node.id}/{bus}", f"modbus+tcp://127.0.0.1:{bus_port}")
+    for what, where in sims.describe():
+        table.add_row(f"simulator {what}", where)
     for node_id in site.nodes:
         table.add_row(f"edge {node_id}", f"outbox in {DEMO_DIR / 'edge'}")
     table.add_row("scenario", f"{scenario.name} (looping)" if scenario.loop else scenario.name)

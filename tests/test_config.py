@@ -78,7 +78,7 @@ def test_example_site_loads_with_its_nodes_buses_and_devices(example: Site) -> N
     assert example.id == "harbour-view"
     assert example.name == "海景花园 Harbour View Gardens"
     assert example.timezone == "Asia/Shanghai"
-    assert list(example.nodes) == ["pumproom"]
+    assert list(example.nodes) == ["pumproom", "patrol-north", "patrol-south", "gate"]
 
     node = example.nodes["pumproom"]
     assert node.heartbeat_s == 30
@@ -88,19 +88,14 @@ def test_example_site_loads_with_its_nodes_buses_and_devices(example: Site) -> N
     assert isinstance(bus, TcpBus)
     assert (bus.host, bus.port, bus.timeout_s) == ("127.0.0.1", 15020, 0.5)
 
-    assert list(node.devices) == [
-        "fire-pump-1",
-        "jockey-pump",
-        "valve-station-1",
-        "supply-pressure",
-        "pumproom-leak",
-    ]
     units = {device_id: device.unit for device_id, device in node.devices.items()}
     assert units == {
         "fire-pump-1": 1,
+        "fire-pump-2": 6,
         "jockey-pump": 2,
         "valve-station-1": 3,
         "supply-pressure": 4,
+        "fire-tank": 7,
         "pumproom-leak": 5,
     }
     pump = node.devices["fire-pump-1"]
@@ -110,6 +105,18 @@ def test_example_site_loads_with_its_nodes_buses_and_devices(example: Site) -> N
         "pumproom-gw",
         "B2 pump room",
     )
+
+
+def test_example_site_has_patrol_checkpoints_and_gate_lanes(example: Site) -> None:
+    north = example.nodes["patrol-north"]
+    assert {r.role for r in north.readers.values()} == {"checkpoint"}
+    assert north.readers["cp-power-room"].name == "配电房 Power room"
+    assert example.nodes["patrol-south"].readers["cp-garage-b1"].family == "pn532"
+    gate = example.nodes["gate"]
+    lanes = {(r.lane, r.direction, r.family) for r in gate.readers.values()}
+    assert lanes == {("lane-in", "in", "rdm6300"), ("lane-out", "out", "wiegand")}
+    assert isinstance(gate.buses["gate-rs485"], RtuBus)
+    assert gate.devices["gate-relays"].points["relay1"].table.value == "coil"
 
 
 def test_example_site_override_replaces_only_the_low_limit(example: Site) -> None:

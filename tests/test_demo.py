@@ -63,13 +63,15 @@ def test_demo_runs_the_whole_stack_and_stops_cleanly_on_ctrl_c(
         assert "modbus+tcp://127.0.0.1:" in output
 
         deadline = time.monotonic() + 30
-        nodes: list[dict] = []
+        nodes: dict[str, dict] = {}
         while time.monotonic() < deadline:
-            nodes = httpx.get(f"{url.group(1)}/api/nodes", timeout=5).json()
-            if nodes and nodes[0]["online"] and len(nodes[0]["devices"]) == 5:
+            nodes = {n["node"]: n for n in httpx.get(f"{url.group(1)}/api/nodes", timeout=5).json()}
+            if all(n["online"] for n in nodes.values()) and len(nodes["pumproom"]["devices"]) == 7:
                 break
             time.sleep(0.1)
-        assert nodes[0]["online"], nodes
+        assert set(nodes) == {"pumproom", "patrol-north", "patrol-south", "gate"}
+        assert all(n["online"] for n in nodes.values()), nodes
+        assert all(d["online"] for d in nodes["pumproom"]["devices"]), nodes["pumproom"]
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
