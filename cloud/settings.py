@@ -13,7 +13,7 @@ class CloudSettings(BaseSettings):
 
     db_url: str = Field(
         default="sqlite:///var/sitewatch.db",
-        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+        description="SQLAlchemy URL, e.g. sqlite:///var/sitewatch.db",
     )
     mqtt_url: str = Field(default="mqtt://127.0.0.1:1883", description="the broker to ingest from")
     site_files: list[Path] = Field(

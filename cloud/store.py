@@ -74,7 +74,9 @@ def _apply_point(
     record.value, record.quality, record.source_ts = value.value, value.quality.value, value.ts
     record.stream, record.seq = msg.stream, msg.seq
     if value.quality is wire.Quality.GOOD:
-        engine.on_point_value(session, msg.site, device, value.point, value.value)
+        engine.on_point_value(
+            session, msg.site, device, value.point, value.value, engine.source_time(value.ts)
+        )
 
 
 def _apply_device(
@@ -94,7 +96,9 @@ def _apply_device(
         record = DeviceRecord(site=msg.site, node=msg.node, device=status.device)
         session.add(record)
     record.online, record.reason, record.changed_at = status.online, status.reason, utcnow()
-    engine.on_device_status(session, msg.site, device, status.online, status.reason)
+    engine.on_device_status(
+        session, msg.site, device, status.online, status.reason, engine.source_time(status.ts)
+    )
 
 
 def _apply_tap(

@@ -41,7 +41,8 @@ class PumpRoom:
     async def pump_stop(self, device: str) -> None:
         await self.sim.set(device, "running", False)
         await self.sim.set(device, "start_cause", "none")
-        await self.sim.set(device, "failed_to_start", False)
+        if "failed_to_start" in self.sim.node.devices[device].points:
+            await self.sim.set(device, "failed_to_start", False)
 
     async def pump_fail_to_start(self, device: str) -> None:
         """Demand arrives but the motor never runs: the controller flags failed-to-start."""

@@ -68,6 +68,30 @@ def load_scenario(path: str | Path) -> Scenario:
     return Scenario.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
+# The points each pump-room action drives, so a step aimed at the wrong device is caught up front.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "pump_start": ("start_cause", "running"),
+    "pump_stop": ("start_cause", "running"),
+    "pump_fail_to_start": ("start_cause", "running", "failed_to_start"),
+    "pump_manual": ("in_auto",),
+    "pump_auto": ("in_auto",),
+    "pressure": ("pressure",),
+    "pressure_decay": ("pressure",),
+    "waterflow": ("waterflow", "pressure_switch"),
+    "waterflow_clear": ("waterflow", "pressure_switch"),
+    "valve_close": ("valve_open",),
+    "valve_open": ("valve_open",),
+}
+
+
+def _needed_points(step: Step) -> tuple[str, ...]:
+    if step.action in ("leak", "leak_clear"):
+        return (f"zone{step.zone}",)
+    if step.action in ("set", "pulse"):
+        return (step.point,) if step.point else ()
+    return _NEEDS.get(step.action, ())
+
+
 def scenario_problems(scenario: Scenario, site: Site) -> list[str]:
     """What in the scenario does not exist in the site, one line per step."""
     node = site.nodes.get(scenario.node)
@@ -83,10 +107,15 @@ def scenario_problems(scenario: Scenario, site: Site) -> list[str]:
         device = node.devices.get(step.device or "")
         if device is None:
             problems.append(f"{where}: device '{step.device}' is not on node '{node.id}'")
-        elif step.point is not None and step.point not in device.points:
-            problems.append(f"{where}: device '{device.id}' has no point '{step.point}'")
         elif step.action in ("set", "pulse") and step.point is None:
             problems.append(f"{where}: '{step.action}' needs 'point'")
+        else:
+            missing = [p for p in _needed_points(step) if p not in device.points]
+            if missing:
+                problems.append(
+                    f"{where}: device '{device.id}' ({device.profile}) has no point "
+                    + ", ".join(f"'{p}'" for p in missing)
+                )
     return problems
 
 

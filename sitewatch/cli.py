@@ -129,33 +129,63 @@ def edge_run(
             f"[red]error[/red] node '{node}' is not in {site} (nodes: {', '.join(loaded.nodes)})"
         )
         raise typer.Exit(code=2)
-    _run(EdgeAgent(loaded, node, BrokerAddress.parse(mqtt), state_dir).run())
+    broker = BrokerAddress.parse(mqtt)
+
+    async def run_edge() -> None:
+        # Built inside the loop: the Modbus clients bind to the running event loop.
+        await EdgeAgent(loaded, node, broker, state_dir).run()
+
+    console.print(f"edge {loaded.id}/{node}: broker {broker}, outbox in {state_dir}")
+    _run(run_edge())
 
 
 @cloud_app.command("run")
 def cloud_run(
     site: Annotated[
-        list[Path] | None, typer.Option("--site", help="site file (repeatable)")
+        list[Path] | None,
+        typer.Option("--site", help="site file, repeatable [env SITEWATCH_SITE_FILES]"),
     ] = None,
-    db: Annotated[str, typer.Option(help="SQLAlchemy database URL")] = "sqlite:///var/sitewatch.db",
-    mqtt: Annotated[str, typer.Option(help="broker URL")] = "mqtt://127.0.0.1:1883",
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    db: Annotated[
+        str | None, typer.Option(help="SQLAlchemy database URL [env SITEWATCH_DB_URL]")
+    ] = None,
+    mqtt: Annotated[str | None, typer.Option(help="broker URL [env SITEWATCH_MQTT_URL]")] = None,
+    host: Annotated[str | None, typer.Option(help="HTTP address [env SITEWATCH_HTTP_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port [env SITEWATCH_HTTP_PORT]")] = None,
     verbose: bool = False,
 ) -> None:
-    """Run the cloud service: ingest, alarms, API and console."""
+    """Run the cloud service: ingest, alarms, API and console.
+
+    Options override the SITEWATCH_* environment variables, which override the defaults.
+    """
+    from pydantic import ValidationError
+
     from cloud.service import CloudService
     from cloud.settings import CloudSettings
+    from sitewatch.wire import describe_validation_error
 
     _logging(verbose)
-    site = site or [DEFAULT_SITE]
-    sites = {s.id: s for s in (_load(p) for p in site)}
-    settings = CloudSettings(
-        db_url=db, mqtt_url=mqtt, site_files=site, http_host=host, http_port=port
+    given = {
+        "site_files": site,
+        "db_url": db,
+        "mqtt_url": mqtt,
+        "http_host": host,
+        "http_port": port,
+    }
+    try:
+        settings = CloudSettings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        err.print(f"[red]error[/red] settings: {describe_validation_error(exc)}", highlight=False)
+        raise typer.Exit(code=2) from None
+    sites = {s.id: s for s in (_load(p) for p in settings.site_files)}
+
+    async def run_cloud() -> None:
+        await CloudService(settings, sites).run()
+
+    console.print(
+        f"cloud: API and console on http://{settings.http_host}:{settings.http_port}, "
+        f"broker {settings.mqtt_url}, db {settings.db_url}"
     )
-    service = CloudService(settings, sites)
-    console.print(f"cloud: API and console on http://{host}:{port}, broker {mqtt}, db {db}")
-    _run(service.run())
+    _run(run_cloud())
 
 
 @sim_app.command("serve")

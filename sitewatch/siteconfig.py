@@ -128,15 +128,22 @@ class PointSpec(_Strict):
             or (self.scale, self.offset) != (1, 0)
         ):
             raise ValueError("'states' names the values of an unscaled integer point")
-        if (
-            self.alarm
-            and isinstance(self.alarm.when, str)
-            and (not self.states or self.alarm.when not in self.states.values())
-        ):
-            known = sorted(self.states.values()) if self.states else []
-            raise ValueError(f"alarm 'when: {self.alarm.when}' is not one of the states {known}")
-        if self.alarm and self.alarm.when is None and (self.is_bool or self.states):
+        if self.alarm is None:
+            return self
+        when = self.alarm.when
+        if when is None and (self.is_bool or self.states):
             raise ValueError("a digital or state point alarms with 'when', not with limits")
+        if when is None:
+            return self
+        if self.is_analog:
+            raise ValueError("an analog point alarms with 'low'/'high' limits, not 'when'")
+        if self.is_bool and not isinstance(when, bool):
+            raise ValueError(
+                f"a bool point alarms with 'when: true' or 'when: false', not {when!r}"
+            )
+        if self.states and (not isinstance(when, str) or when not in self.states.values()):
+            known = ", ".join(self.states.values())
+            raise ValueError(f"alarm 'when: {when}' is not one of the states ({known})")
         return self
 
     @property
@@ -279,7 +286,14 @@ class NodeConfig(_Strict):
 
 
 class SiteInfo(_Strict):
-    id: Ident
+    id: Annotated[Ident, Field(description="'cloud' is reserved for the cloud's state topic")]
+
+    @model_validator(mode="after")
+    def _not_reserved(self) -> Self:
+        if self.id == "cloud":
+            raise ValueError("site id 'cloud' is reserved (sw/v1/cloud/state is the cloud's topic)")
+        return self
+
     name: str = Field(min_length=1, max_length=120)
     timezone: str = "Asia/Shanghai"
 

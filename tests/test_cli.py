@@ -99,4 +99,7 @@ def test_sim_run_refuses_a_scenario_that_names_what_the_site_lacks(tmp_path: Pat
     assert result.exit_code == 2
     output = re.sub(r"\s+", " ", result.output)
     assert "steps.0 (leak at 0 s): device 'nope' is not on node 'pumproom'" in output
-    assert "steps.1 (set at 1 s): device 'fire-pump-1' has no point 'colour'" in output
+    assert (
+        "steps.1 (set at 1 s): device 'fire-pump-1' (fire_pump_electric) has no point 'colour'"
+        in output
+    )

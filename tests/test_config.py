@@ -702,7 +702,7 @@ def test_invalid_profile_alarm_when_not_in_states(site_dir: SiteDir) -> None:
         str(profile_path),
         4,
         "points.mode",
-        "alarm 'when: foo' is not one of the states ['automatic', 'manual', 'test']",
+        "alarm 'when: foo' is not one of the states (manual, automatic, test)",
     )
 
 
@@ -1081,3 +1081,47 @@ def test_invalid_device_id_is_reported_at_the_id(site_dir: SiteDir) -> None:
     )
     assert (problem.line, problem.path) == (10, "nodes.n1.devices.pump 1")
     assert problem.message == "String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]*$'"
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        (
+            "{label: P, table: input_register, address: 0, type: float32, alarm: {when: true, category: trouble, text: T}}",
+            "an analog point alarms with 'low'/'high' limits, not 'when'",
+        ),
+        (
+            "{label: P, table: holding_register, address: 0, states: {0: idle, 1: run}, alarm: {when: 1, category: fire, text: T}}",
+            "alarm 'when: 1' is not one of the states (idle, run)",
+        ),
+        (
+            "{label: P, table: discrete_input, address: 0, alarm: {when: open, category: fire, text: T}}",
+            "a bool point alarms with 'when: true' or 'when: false', not 'open'",
+        ),
+    ],
+)
+def test_an_alarm_that_could_never_fire_is_refused(
+    tmp_path: Path, point: str, message: str
+) -> None:
+    (tmp_path / "devices").mkdir()
+    (tmp_path / "devices" / "thing.yaml").write_text(
+        f"profile: thing\ndescription: Thing\npoints:\n  p: {point}\n"
+    )
+    (tmp_path / "site.yaml").write_text(
+        "site: {id: s, name: S}\nnodes:\n  n:\n    name: N\n"
+        "    buses: {b: {transport: tcp, host: h}}\n"
+        "    devices: {d: {name: D, profile: thing, bus: b}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_site(tmp_path / "site.yaml")
+    (problem,) = caught.value.problems
+    assert problem.message == message
+    assert problem.path == "points.p" and problem.line == 4
+
+
+def test_site_id_cloud_is_reserved(tmp_path: Path) -> None:
+    (tmp_path / "site.yaml").write_text("site: {id: cloud, name: C}\nnodes:\n  n: {name: N}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_site(tmp_path / "site.yaml")
+    (problem,) = caught.value.problems
+    assert problem.path == "site" and "reserved" in problem.message

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alarms.rules import evaluate
-from cloud.models import AlarmEventRecord, AlarmRecord, utcnow
+from cloud.models import AlarmEventRecord, AlarmRecord
 from sitewatch.siteconfig import Category, Device, Priority
 from sitewatch.wire import Value
 
@@ -23,6 +23,7 @@ class AlarmState(StrEnum):
 
 OPEN_STATES = (AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED, AlarmState.RTN_UNACKNOWLEDGED)
 PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
+CATEGORY_RANK = {c.value: i for i, c in enumerate(Category)}  # fire, supervisory, trouble
 DEVICE_POINT = "(device)"
 
 
@@ -97,12 +98,19 @@ def _set_active(alarm: AlarmRecord, active: bool, value: Value, at: datetime) ->
         _record(alarm, "cleared", at, value)
 
 
-def on_point_value(session: Session, site: str, device: Device, point: str, value: Value) -> None:
-    """Apply a new good-quality value of a point to its alarms."""
+def source_time(ts_ms: int) -> datetime:
+    """When it happened at the device (the edge's clock), which is what the log must show."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC)
+
+
+def on_point_value(
+    session: Session, site: str, device: Device, point: str, value: Value, at: datetime
+) -> None:
+    """Apply a new good-quality value of a point, read at `at`, to its alarms."""
     spec = device.points.get(point)
     if spec is None or spec.alarm is None:
         return
-    now = utcnow()
+    now = at
     open_alarms = _open_alarms(session, site, device.node, device.id, point)
     verdicts = evaluate(spec, value, {c: a.active for c, a in open_alarms.items()})
     for verdict in verdicts:
@@ -126,10 +134,10 @@ def on_point_value(session: Session, site: str, device: Device, point: str, valu
 
 
 def on_device_status(
-    session: Session, site: str, device: Device, online: bool, reason: str | None
+    session: Session, site: str, device: Device, online: bool, reason: str | None, at: datetime
 ) -> None:
     """A device that stops answering is a trouble condition of its own."""
-    now = utcnow()
+    now = at
     existing = _open_alarms(session, site, device.node, device.id, DEVICE_POINT).get("offline")
     if existing is not None:
         _set_active(existing, not online, reason, now)

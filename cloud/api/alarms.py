@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from cloud.alarms.engine import OPEN_STATES, PRIORITY_RANK
+from cloud.alarms.engine import CATEGORY_RANK, OPEN_STATES, PRIORITY_RANK
 from cloud.api.deps import SessionDep
 from cloud.api.schemas import AlarmOut
 from cloud.models import AlarmRecord
@@ -16,8 +16,13 @@ router = APIRouter(prefix="/api/alarms", tags=["alarms"])
 
 
 def sort_key(alarm: AlarmRecord) -> tuple:
-    """Active before cleared, then by priority, newest first."""
-    return (not alarm.active, PRIORITY_RANK.get(alarm.priority, 99), -alarm.raised_at.timestamp())
+    """Active before cleared, fire before supervisory before trouble, then priority, newest first."""
+    return (
+        not alarm.active,
+        CATEGORY_RANK.get(alarm.category, 99),
+        PRIORITY_RANK.get(alarm.priority, 99),
+        -alarm.raised_at.timestamp(),
+    )
 
 
 @router.get("", response_model=list[AlarmOut], summary="Open alarms (or all, with include_closed)")
