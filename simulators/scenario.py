@@ -1,9 +1,14 @@
-"""Scenario files: timed steps that drive the simulators (`sitewatch sim run SCENARIO.yaml`)."""
+"""Scenario files: timed steps that drive a site's simulators (`sitewatch sim run SCENARIO.yaml`).
+
+Device steps drive the Modbus devices of a node; `tap` and `reader_garbage` drive card readers, so
+a scenario can walk a guard along a route or bring cars to a gate.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
@@ -13,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from simulators.faults import Fault
 from simulators.pumproom import PumpRoom
+from simulators.site import SiteSimulator
 from sitewatch.siteconfig import Site
 
 log = logging.getLogger(__name__)
@@ -39,7 +45,11 @@ Action = Literal[
     "device_bad_crc",
     "device_exception",
     "device_ok",
+    "tap",
+    "reader_garbage",
 ]
+
+READER_ACTIONS = ("tap", "reader_garbage")
 
 
 class Step(BaseModel):
@@ -47,7 +57,14 @@ class Step(BaseModel):
 
     at: float = Field(ge=0, description="seconds from the start of the scenario (or of the loop)")
     action: Action
+    node: str | None = Field(default=None, description="default: the scenario's node")
     device: str | None = None
+    reader: str | None = Field(default=None, description="for tap and reader_garbage")
+    card: str | None = Field(
+        default=None,
+        max_length=64,
+        description="for tap: hex UID (NFC, EM4100), or W26:<facility>:<number> / W34:<number>",
+    )
     cause: Literal["demand", "test", "manual"] = "demand"
     zone: int = Field(default=1, ge=1, le=16)
     point: str | None = Field(default=None, description="for set and pulse")
@@ -94,15 +111,29 @@ def _needed_points(step: Step) -> tuple[str, ...]:
 
 def scenario_problems(scenario: Scenario, site: Site) -> list[str]:
     """What in the scenario does not exist in the site, one line per step."""
-    node = site.nodes.get(scenario.node)
-    if node is None:
+    if scenario.node not in site.nodes:
         return [
             f"node '{scenario.node}' is not in site '{site.id}' (nodes: {', '.join(site.nodes)})"
         ]
     problems = []
     for index, step in enumerate(scenario.steps):
         where = f"steps.{index} ({step.action} at {step.at:g} s)"
+        node = site.nodes.get(step.node or scenario.node)
+        if node is None:
+            problems.append(f"{where}: node '{step.node}' is not in site '{site.id}'")
+            continue
+        if step.action in READER_ACTIONS:
+            if step.reader not in node.readers:
+                known = ", ".join(node.readers) or "none"
+                problems.append(
+                    f"{where}: reader '{step.reader}' is not on node '{node.id}' ({known})"
+                )
+            elif step.action == "tap" and not step.card:
+                problems.append(f"{where}: 'tap' needs 'card'")
+            continue
         if step.action == "normal":
+            if not node.devices:
+                problems.append(f"{where}: node '{node.id}' has no Modbus devices")
             continue
         device = node.devices.get(step.device or "")
         if device is None:
@@ -153,8 +184,18 @@ def _dispatch(room: PumpRoom, step: Step) -> Awaitable[None]:
     return actions[step.action]()
 
 
+async def _run_step(sims: SiteSimulator, scenario: Scenario, step: Step) -> None:
+    node = step.node or scenario.node
+    if step.action == "tap":
+        sims.reader(node, step.reader or "").tap(step.card or "")
+    elif step.action == "reader_garbage":
+        sims.reader(node, step.reader or "").garbage(os.urandom(12))
+    else:
+        await _dispatch(sims.room(node), step)
+
+
 async def play(
-    scenario: Scenario, room: PumpRoom, on_step: Callable[[Step], None] | None = None
+    scenario: Scenario, sims: SiteSimulator, on_step: Callable[[Step], None] | None = None
 ) -> None:
     """Run the steps at their times; loops forever if the scenario says so."""
     loop = asyncio.get_running_loop()
@@ -166,6 +207,6 @@ async def play(
                 await asyncio.sleep(delay)
             if on_step:
                 on_step(step)
-            await _dispatch(room, step)
+            await _run_step(sims, scenario, step)
         if not scenario.loop:
             return

@@ -6,12 +6,16 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 from types import TracebackType
+
+import yaml
 
 from simulators.modbus_server import ModbusSimulator
 from simulators.pumproom import PumpRoom
 from simulators.readers import LineReaderSim, Pn532Sim, Rdm6300Sim, WiegandConverterSim
-from sitewatch.siteconfig import Site
+from sitewatch.broker import port_is_free
+from sitewatch.siteconfig import Site, TcpBus
 
 ReaderSim = LineReaderSim | Pn532Sim | Rdm6300Sim | WiegandConverterSim
 
@@ -26,8 +30,11 @@ _READER_SIMS: dict[str, type[ReaderSim]] = {
 class SiteSimulator:
     """Every simulated device of a site; use as `async with`."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, use_site_ports: bool = False) -> None:
+        """`use_site_ports`: serve TCP buses on the site file's port where it is free, so an edge
+        reading the unchanged site file finds them; otherwise the OS picks free ports."""
         self.site = site
+        self.use_site_ports = use_site_ports
         self.modbus: dict[str, ModbusSimulator] = {}
         self.readers: dict[tuple[str, str], ReaderSim] = {}
         self._stack = contextlib.AsyncExitStack()
@@ -36,7 +43,7 @@ class SiteSimulator:
         try:
             for node in self.site.nodes.values():
                 if node.devices:
-                    sim = ModbusSimulator(self.site, node.id)
+                    sim = ModbusSimulator(self.site, node.id, port=self._port_for(node.id))
                     self.modbus[node.id] = await self._stack.enter_async_context(sim)
                     await PumpRoom(sim).normal()
                 for reader_id, config in node.readers.items():
@@ -54,6 +61,29 @@ class SiteSimulator:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
+
+    def _port_for(self, node: str) -> int:
+        ports = {b.port for b in self.site.nodes[node].buses.values() if isinstance(b, TcpBus)}
+        if self.use_site_ports and len(ports) == 1:
+            port = next(iter(ports))
+            if port_is_free("127.0.0.1", port):
+                return port
+        return 0
+
+    def edge_site_yaml(self) -> str:
+        """The site file as an edge should read it to reach these simulators."""
+        source = copy.deepcopy(self.site.source)
+        if self.site.path is not None:
+            base = self.site.path.parent
+            source["profiles_dir"] = str(base / source.get("profiles_dir", "devices"))
+        edge_site = self.site_for_edge()
+        for node_id, node in edge_site.nodes.items():
+            written = source["nodes"][node_id]
+            for bus_id, bus in node.buses.items():
+                written["buses"][bus_id] = bus.model_dump(mode="json")
+            for reader_id, reader in node.readers.items():
+                written["readers"][reader_id]["port"] = reader.port
+        return yaml.safe_dump(source, allow_unicode=True, sort_keys=False)
 
     def room(self, node: str) -> PumpRoom:
         return PumpRoom(self.modbus[node])

@@ -188,31 +188,46 @@ def cloud_run(
     _run(run_cloud())
 
 
+EdgeSiteOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--edge-site",
+        help="write a site file whose buses and reader ports point at the simulators, for "
+        "`sitewatch edge run --site`",
+    ),
+]
+
+
 @sim_app.command("serve")
 def sim_serve(
-    node: Annotated[str, typer.Option(help="node whose devices to simulate")],
     site: SiteOption = DEFAULT_SITE,
+    edge_site: EdgeSiteOption = None,
     verbose: bool = False,
 ) -> None:
-    """Serve a node's Modbus devices on the ports of its site file, healthy, until Ctrl-C."""
-    from sitewatch.demo import serve_node
+    """Simulate every device and reader of a site, healthy, until Ctrl-C.
+
+    Modbus TCP buses listen on the site file's ports where free; RTU buses and card readers get
+    pseudo-terminals, listed on start.
+    """
+    from sitewatch.demo import serve_site
 
     _logging(verbose)
-    _run(serve_node(_load(site), node, None))
+    _run(serve_site(_load(site), None, edge_site, console))
 
 
 @sim_app.command("run")
 def sim_run(
     scenario: Annotated[Path, typer.Argument(help="scenario file")],
     site: SiteOption = DEFAULT_SITE,
+    edge_site: EdgeSiteOption = None,
     verbose: bool = False,
 ) -> None:
-    """Serve the scenario's node on the site file's ports and play the scenario's steps."""
-    from sitewatch.demo import serve_node
+    """Simulate the site (as `sim serve`) and play the scenario's steps."""
+    from sitewatch.demo import serve_site
 
     _logging(verbose)
     loaded = _load(site)
-    _run(serve_node(loaded, None, _load_scenario(scenario, loaded)))
+    _run(serve_site(loaded, _load_scenario(scenario, loaded), edge_site, console))
 
 
 @app.command("demo")

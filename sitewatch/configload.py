@@ -282,4 +282,11 @@ def load_site(path: str | Path) -> Site:
 
     if doc.problems:
         raise ConfigError(doc.problems)
-    return Site(site_file.site.id, site_file.site.name, site_file.site.timezone, nodes, doc.data)
+    return Site(
+        site_file.site.id,
+        site_file.site.name,
+        site_file.site.timezone,
+        nodes,
+        doc.data,
+        site_path.resolve(),
+    )

@@ -10,42 +10,35 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from simulators.modbus_server import ModbusSimulator
-from simulators.pumproom import PumpRoom
 from simulators.scenario import Scenario, play
 from simulators.site import SiteSimulator
 from sitewatch.broker import BrokerAddress, EmbeddedBroker, free_port, port_is_free
-from sitewatch.siteconfig import Site, TcpBus
+from sitewatch.siteconfig import Site
 
 DEMO_DIR = Path("var/demo")
 
 
-def _simulated_port(site: Site, node: str) -> int:
-    """Serve on the site file's port when one bus is configured and that port is free."""
-    ports = {b.port for b in site.nodes[node].buses.values() if isinstance(b, TcpBus)}
-    if len(ports) == 1 and port_is_free("127.0.0.1", next(iter(ports))):
-        return next(iter(ports))
-    return 0
-
-
-async def serve_node(site: Site, node: str | None, scenario: Scenario | None) -> None:
-    """Simulate one node's devices until cancelled, playing `scenario` if given."""
-    node_id = scenario.node if scenario else node
-    assert node_id is not None
-    if node_id not in site.nodes:
-        raise SystemExit(
-            f"node '{node_id}' is not in the site file (nodes: {', '.join(site.nodes)})"
-        )
-    async with ModbusSimulator(site, node_id, port=_simulated_port(site, node_id)) as sim:
-        for bus, port in sim.ports.items():
-            print(f"simulating {node_id} bus {bus} on modbus+tcp://127.0.0.1:{port}")
-        room = PumpRoom(sim)
-        await room.normal()
+async def serve_site(
+    site: Site, scenario: Scenario | None, edge_site_file: Path | None, console: Console
+) -> None:
+    """Simulate every device and reader of the site until cancelled, playing `scenario` if given."""
+    async with SiteSimulator(site, use_site_ports=True) as sims:
+        table = Table(title=f"Simulating {site.name}")
+        table.add_column("what")
+        table.add_column("where")
+        for what, where in sims.describe():
+            table.add_row(what, where)
+        console.print(table)
+        if edge_site_file is not None:
+            edge_site_file.write_text(sims.edge_site_yaml(), encoding="utf-8")
+            console.print(f"edges reach these simulators with the site file {edge_site_file}")
         if scenario is not None:
             await play(
                 scenario,
-                room,
-                on_step=lambda s: print(f"  t={s.at:>5}s {s.action} {s.device or ''}"),
+                sims,
+                on_step=lambda s: console.print(
+                    f"  t={s.at:>6g} s  {s.action} {s.device or s.reader or ''}", highlight=False
+                ),
             )
         await asyncio.Event().wait()
 
@@ -72,7 +65,7 @@ async def run_demo(
         sims = await stack.enter_async_context(SiteSimulator(site))
         edge_site = sims.site_for_edge()
         async with asyncio.TaskGroup() as group:
-            group.create_task(play(scenario, sims.room(scenario.node)))
+            group.create_task(play(scenario, sims))
             settings = CloudSettings(
                 db_url=f"sqlite:///{DEMO_DIR / 'cloud.db'}",
                 mqtt_url=str(broker_address),

@@ -9,6 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -340,10 +341,19 @@ class Site:
     timezone: str
     nodes: dict[str, Node]
     source: dict = field(repr=False, compare=False, default_factory=dict)
+    path: Path | None = field(default=None, compare=False)
 
     @property
     def config_hash(self) -> str:
-        canonical = json.dumps(self.source, sort_keys=True, default=str).encode()
+        """Changes when the site file or any profile it uses changes."""
+        profiles = {
+            f"{node.id}/{device.id}": {
+                n: p.model_dump(mode="json") for n, p in device.points.items()
+            }
+            for node in self.nodes.values()
+            for device in node.devices.values()
+        }
+        canonical = json.dumps([self.source, profiles], sort_keys=True, default=str).encode()
         return hashlib.sha256(canonical).hexdigest()[:16]
 
     def device(self, node: str, device: str) -> Device | None:
@@ -361,7 +371,7 @@ class Site:
         buses[bus] = buses[bus].model_copy(update=changes)
         nodes = dict(self.nodes)
         nodes[node] = replace(target, buses=buses)
-        return Site(self.id, self.name, self.timezone, nodes, self.source)
+        return replace(self, nodes=nodes)
 
     def with_reader_port(self, node: str, reader: str, port: str) -> Site:
         """A copy with one reader on another serial port, e.g. a simulator's pseudo-terminal."""
@@ -370,4 +380,4 @@ class Site:
         readers[reader] = readers[reader].model_copy(update={"port": port})
         nodes = dict(self.nodes)
         nodes[node] = replace(target, readers=readers)
-        return Site(self.id, self.name, self.timezone, nodes, self.source)
+        return replace(self, nodes=nodes)

@@ -128,3 +128,43 @@ async def test_feedback_command_lights_the_guards_reader(readers: ReaderStack) -
         )
         await asyncio.to_thread(_send_command, address.host, address.port, command)
     assert await asyncio.to_thread(sim.wait_feedback, 2) == [True, False]
+
+
+async def test_a_scenario_walks_a_guard_along_a_route_and_brings_a_car(
+    readers: ReaderStack,
+) -> None:
+    from simulators.scenario import Scenario, play, scenario_problems
+
+    scenario = Scenario.model_validate(
+        {
+            "name": "walk",
+            "node": "patrol-north",
+            "steps": [
+                {"at": 0.0, "action": "tap", "reader": "cp-fire-passage-b2", "card": "04AABBCC"},
+                {"at": 0.3, "action": "tap", "reader": "cp-power-room", "card": "04AABBCC"},
+                {"at": 0.6, "action": "tap", "reader": "cp-lift-machine-room", "card": "04AABBCC"},
+                {
+                    "at": 0.6,
+                    "action": "tap",
+                    "node": "gate",
+                    "reader": "entry-reader",
+                    "card": "0A00BC614E",
+                },
+            ],
+        }
+    )
+    assert scenario_problems(scenario, readers.sims.site) == []
+    await play(scenario, readers.sims)
+
+    async def walked() -> list[dict[str, Any]] | None:
+        reads = [r for r in await readers.reads(node="patrol-north") if r["card"] == "04AABBCC"]
+        return reads if len(reads) == 3 else None
+
+    reads = await eventually(walked)
+    by_time = sorted(reads, key=lambda r: r["source_ts"])
+    assert [r["reader"] for r in by_time] == [
+        "cp-fire-passage-b2",
+        "cp-power-room",
+        "cp-lift-machine-room",
+    ]
+    await eventually(lambda: readers.reads(reader="entry-reader"))
