@@ -52,6 +52,18 @@ async def eventually(
     raise AssertionError(f"condition not met within {timeout} s; last result: {result!r}")
 
 
+def cloud_settings(broker: MosquittoBroker | AmqttThread, tmp_path: Path) -> CloudSettings:
+    """A cloud on its own SQLite file and a free HTTP port, with a unique MQTT client id."""
+    return CloudSettings(
+        db_url=f"sqlite:///{tmp_path / 'cloud.db'}",
+        mqtt_url=str(broker.address),
+        http_port=0,
+        site_files=[],
+        ack_interval_s=0.2,
+        client_id=f"sw-cloud-test-{uuid.uuid4().hex[:8]}",
+    )
+
+
 @dataclass
 class Stack:
     site: Site
@@ -78,15 +90,7 @@ async def stack(
     async with ModbusSimulator(example_site, "pumproom") as sim:
         room = PumpRoom(sim)
         await room.normal()
-        settings = CloudSettings(
-            db_url=f"sqlite:///{tmp_path / 'cloud.db'}",
-            mqtt_url=str(broker.address),
-            http_port=0,
-            site_files=[],
-            ack_interval_s=0.2,
-            client_id=f"sw-cloud-test-{uuid.uuid4().hex[:8]}",
-        )
-        cloud = CloudService(settings, {example_site.id: example_site})
+        cloud = CloudService(cloud_settings(broker, tmp_path), {example_site.id: example_site})
         edge = EdgeAgent(sim.site_for_edge(), "pumproom", broker.address, tmp_path / "edge")
         async with asyncio.TaskGroup() as group:
             cloud_task = group.create_task(cloud.run())

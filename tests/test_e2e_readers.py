@@ -14,13 +14,12 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from cloud.service import CloudService
-from cloud.settings import CloudSettings
 from edge.agent import EdgeAgent
 from simulators.site import SiteSimulator
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 from tests.brokers import AmqttThread, MosquittoBroker
-from tests.conftest import eventually
+from tests.conftest import cloud_settings, eventually
 
 
 @dataclass
@@ -41,15 +40,7 @@ async def readers(
 ) -> AsyncIterator[ReaderStack]:
     async with SiteSimulator(example_site) as sims:
         edge_site = sims.site_for_edge()
-        settings = CloudSettings(
-            db_url=f"sqlite:///{tmp_path / 'cloud.db'}",
-            mqtt_url=str(broker.address),
-            http_port=0,
-            site_files=[],
-            ack_interval_s=0.2,
-            client_id=f"sw-cloud-test-{uuid.uuid4().hex[:8]}",
-        )
-        cloud = CloudService(settings, {example_site.id: example_site})
+        cloud = CloudService(cloud_settings(broker, tmp_path), {example_site.id: example_site})
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(cloud.run())]
             await cloud.started()
