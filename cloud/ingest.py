@@ -72,7 +72,7 @@ class Ingest:
         )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
-        self._client.reconnect_delay_set(1, 10)
+        self._client.reconnect_delay_set(1, 5)
         self._client.will_set(wire.CLOUD_STATE_TOPIC, b'{"online": false}', qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

@@ -61,7 +61,9 @@ class EdgeLink:
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
         self._client.max_inflight_messages_set(PUBLISH_WINDOW)
-        self._client.reconnect_delay_set(1, 30)
+        # A short cap: after an outage the backlog and any fire alarm must move as soon as the
+        # broker is back, not at the end of a long backoff.
+        self._client.reconnect_delay_set(1, 5)
         self._client.on_pre_connect = self._arm_will
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected

@@ -116,6 +116,10 @@ def edge_run(
     site: SiteOption = DEFAULT_SITE,
     mqtt: Annotated[str, typer.Option(help="broker URL")] = "mqtt://127.0.0.1:1883",
     state_dir: Annotated[Path, typer.Option(help="where the outbox lives")] = Path("var/edge"),
+    confirm_timeout: Annotated[
+        float,
+        typer.Option(help="seconds to wait for the cloud's confirmation before publishing again"),
+    ] = 30.0,
     verbose: bool = False,
 ) -> None:
     """Run the edge agent of one node."""
@@ -133,7 +137,7 @@ def edge_run(
 
     async def run_edge() -> None:
         # Built inside the loop: the Modbus clients bind to the running event loop.
-        await EdgeAgent(loaded, node, broker, state_dir).run()
+        await EdgeAgent(loaded, node, broker, state_dir, confirm_timeout_s=confirm_timeout).run()
 
     console.print(f"edge {loaded.id}/{node}: broker {broker}, outbox in {state_dir}")
     _run(run_edge())
