@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
+from cloud.models import utcnow
 from sitewatch import wire
 from sitewatch.broker import BrokerAddress
 from sitewatch.siteconfig import Site
@@ -27,6 +28,7 @@ from sitewatch.siteconfig import Site
 log = logging.getLogger(__name__)
 
 BATCH = 500
+SUPERVISE_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Ingest:
         self._queue: queue.Queue[Incoming | None] = queue.Queue()
         self._pending_acks: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         self._last_ack_flush = 0.0
+        self._next_supervision = 0.0
         self._worker: threading.Thread | None = None
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -102,6 +105,7 @@ class Ingest:
         self.connected.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Only queue it: decoding happens in the writer thread, where failures are handled.
         self._queue.put(Incoming(message.topic, bytes(message.payload), message.mid, message.qos))
 
     def start(self) -> None:
@@ -121,6 +125,7 @@ class Ingest:
     def _work(self) -> None:
         running = True
         while running:
+            self._supervise_if_due()
             try:
                 first = self._queue.get(timeout=self.ack_interval_s / 2)
             except queue.Empty:
@@ -138,10 +143,27 @@ class Ingest:
                     break
             if item is None:
                 running = False
-            if batch:
-                self._store_retrying(batch)
-            self._flush_acks()
+            try:
+                if batch:
+                    self._store_retrying(batch)
+                self._flush_acks()
+            except Exception:
+                # Never let the writer thread die silently while the API keeps serving.
+                log.exception("ingest batch failed; its messages stay unconfirmed and come again")
         self._flush_acks(force=True)
+
+    def _supervise_if_due(self) -> None:
+        """Silence produces no message, so link supervision runs on the clock."""
+        now = time.monotonic()
+        if now < self._next_supervision:
+            return
+        self._next_supervision = now + SUPERVISE_EVERY_S
+        try:
+            with self.sessions.begin() as session:
+                for node in store.supervise(session, self.sites, utcnow()):
+                    log.warning("node %s went silent: link trouble raised", node)
+        except SQLAlchemyError as exc:
+            log.error("link supervision failed, will retry: %s", exc)
 
     def _store_retrying(self, batch: list[Incoming]) -> None:
         """A database outage must not kill ingest: unconfirmed messages wait and are retried."""
@@ -214,6 +236,6 @@ class Ingest:
             ranges = wire.seq_ranges(seqs)
             for start in range(0, len(ranges), wire.MAX_ACK_RANGES):
                 chunk = ranges[start : start + wire.MAX_ACK_RANGES]
-                ack = wire.Ack(site=site, node=node, stream=stream, ranges=chunk)
+                ack = wire.Ack(site=site, node=node, stream=stream, ranges=chunk, ts=wire.now_ms())
                 topic, payload = wire.encode(ack)
                 self._client.publish(topic, payload, qos=1)

@@ -80,6 +80,8 @@ class NodeRecord(Base):
     config_hash: Mapped[str | None] = mapped_column(String(128))
     last_seen: Mapped[datetime | None]
     last_birth: Mapped[datetime | None]
+    last_heartbeat: Mapped[datetime | None]
+    clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DeviceRecord(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,7 +49,8 @@ def _node(session: Session, site: str, node: str) -> NodeRecord:
 
 def _is_newer(point: PointRecord, stream: str, seq: int) -> bool:
     # A new stream means a new outbox (a replaced SD card); its messages are the newest we know.
-    return point.stream != stream or seq > point.seq
+    # An equal seq is a later item of the same message (a pulse's fall after its rise): it wins.
+    return point.stream != stream or seq >= point.seq
 
 
 def _apply_point(
@@ -120,15 +122,53 @@ def _apply_tap(
     )
 
 
-def _apply_death(session: Session, msg: wire.Death) -> None:
+def _link_lost(session: Session, site: Site, node: NodeRecord, reason: str) -> None:
+    """The node's values are stale, not normal, and the control room gets a link trouble."""
+    node.online = False
+    for point in session.scalars(
+        select(PointRecord).where(PointRecord.site == node.site, PointRecord.node == node.node)
+    ):
+        point.quality = "stale"
+    engine.on_node_link(session, site.id, site.nodes[node.node], True, reason, utcnow())
+
+
+def silence_limit_s(heartbeat_s: int) -> float:
+    """How long a node may be silent: two heartbeats and some slack, and never past the 100 s
+    in which GB 26875 wants a lost link reported (the supervisor checks every few seconds)."""
+    return min(2 * heartbeat_s + 10, 90)
+
+
+def supervise(session: Session, sites: dict[str, Site], now: datetime) -> list[str]:
+    """Mark nodes that went silent; returns their names. Run on a clock, not on messages."""
+    lost = []
+    for node in session.scalars(select(NodeRecord).where(NodeRecord.online.is_(True))):
+        site = sites.get(node.site)
+        if site is None or node.node not in site.nodes or node.last_seen is None:
+            continue
+        limit = silence_limit_s(site.nodes[node.node].heartbeat_s)
+        silent = (now - node.last_seen).total_seconds()
+        if silent > limit:
+            _link_lost(session, site, node, f"silent for {silent:.0f} s (limit {limit:.0f} s)")
+            lost.append(f"{node.site}/{node.node}")
+    return lost
+
+
+def _apply_heartbeat(
+    session: Session, sites: dict[str, Site], msg: wire.Envelope, beat: wire.Heartbeat
+) -> None:
+    node = _node(session, msg.site, msg.node)
+    node.last_heartbeat = engine.source_time(beat.ts)
+    if beat.clock_offset_ms is not None:
+        node.clock_offset_ms = beat.clock_offset_ms
+        site = sites[msg.site]
+        engine.on_node_clock(session, site.id, site.nodes[msg.node], beat.clock_offset_ms, utcnow())
+
+
+def _apply_death(session: Session, sites: dict[str, Site], msg: wire.Death) -> None:
     node = _node(session, msg.site, msg.node)
     # A death from an older connection must not take down the node's current session.
-    if node.boot == msg.boot and node.stream == msg.stream:
-        node.online = False
-        for point in session.scalars(
-            select(PointRecord).where(PointRecord.site == msg.site, PointRecord.node == msg.node)
-        ):
-            point.quality = "stale"
+    if node.boot == msg.boot and node.stream == msg.stream and node.online:
+        _link_lost(session, sites[msg.site], node, "connection lost (MQTT will)")
 
 
 def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Stored | None:
@@ -136,7 +176,7 @@ def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Sto
     if msg.site not in sites or msg.node not in sites[msg.site].nodes:
         raise Rejected(f"node {msg.site}/{msg.node} is not in any configured site file")
     if isinstance(msg, wire.Death):
-        _apply_death(session, msg)
+        _apply_death(session, sites, msg)
         return None
     if not isinstance(msg, wire.Envelope):
         raise Rejected(f"a {msg.KIND.value} message is not something edges send")
@@ -164,11 +204,17 @@ def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Sto
     )
     node = _node(session, msg.site, msg.node)
     node.last_seen = utcnow()
-    if isinstance(msg, wire.Birth):
+    was_online = node.online
+    if isinstance(msg, wire.Birth) and (msg.stream != node.stream or msg.boot >= node.boot):
+        # A re-sent birth of an earlier connection must not move the boot back: the death
+        # that matters is the one of the newest connection.
         node.online, node.boot, node.stream = True, msg.boot, msg.stream
         node.software, node.config_hash, node.last_birth = msg.software, msg.config_hash, utcnow()
-    elif msg.boot >= node.boot:
+    elif msg.stream == node.stream and msg.boot >= node.boot:
         node.online = True
+    if node.online and not was_online:
+        site = sites[msg.site]
+        engine.on_node_link(session, site.id, site.nodes[msg.node], False, "data again", utcnow())
     items = msg.points + msg.devices if isinstance(msg, wire.Birth) else getattr(msg, "items", [])
     if isinstance(msg, wire.Telemetry):
         items = msg.samples
@@ -177,6 +223,8 @@ def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Sto
             _apply_point(session, sites, msg, item)
         elif isinstance(item, wire.CardTap):
             _apply_tap(session, sites, msg, item)
+        elif isinstance(item, wire.Heartbeat):
+            _apply_heartbeat(session, sites, msg, item)
         else:
             _apply_device(session, sites, msg, item)
     return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=False)

@@ -98,6 +98,16 @@ class EdgeAgent:
         if other:
             self._add(wire.Kind.EVENT, wire.Event, items=other)
 
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.node.heartbeat_s)
+            beat = wire.Heartbeat(
+                ts=wire.now_ms(),
+                clock_offset_ms=self.link.clock_offset_ms,
+                outbox=self.outbox.counts(),
+            )
+            self._add(wire.Kind.EVENT, wire.Event, items=[beat])
+
     def _tapped(self, tap: wire.CardTap) -> None:
         self._add(wire.Kind.EVENT, wire.Event, items=[tap])
 
@@ -144,6 +154,7 @@ class EdgeAgent:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.link.run())
+                group.create_task(self._heartbeats())
                 if self.node.readers:
                     group.create_task(self.readers.run())
                 for poller in self.pollers.values():

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Paho's own queue stays small: the backlog lives on disk in the outbox.
 PUBLISH_WINDOW = 50
+EARLY_PUBACK_TTL_S = 2.0
 
 
 class EdgeLink:
@@ -47,11 +49,12 @@ class EdgeLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
-        self._early_pubacks: set[int] = set()
+        self._early_pubacks: dict[int, float] = {}  # paho mid -> when its PUBACK came
         self._lock = threading.RLock()
         self.connected = False
         self.boot = 0
         self.last_confirmed_ms: int | None = None
+        self.clock_offset_ms: int | None = None
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=f"sw-edge-{site}-{node}",
@@ -118,12 +121,20 @@ class EdgeLink:
             seq = self._inflight.pop(mid, None)
             if seq is None:
                 # The PUBACK beat publish() returning its mid to the pump; it settles it there.
-                self._early_pubacks.add(mid)
+                self._early_pubacks[mid] = time.monotonic()
         if seq is not None:
             self.outbox.mark_handed_over(seq)
         self._call(self._wake.set)
 
     def _message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # An exception escaping a paho callback kills paho's network thread, and with it the
+        # node's link: nothing a message says may get that far.
+        try:
+            self._handle(message)
+        except Exception:
+            log.exception("failed to handle the message on %s", message.topic)
+
+    def _handle(self, message: mqtt.MQTTMessage) -> None:
         try:
             decoded = wire.decode(message.topic, message.payload)
         except wire.WireError as exc:
@@ -133,6 +144,10 @@ class EdgeLink:
             if decoded.stream == self.outbox.stream:
                 self.outbox.confirm(decoded.ranges)
                 self.last_confirmed_ms = wire.now_ms()
+                if decoded.ts is not None:
+                    # Acks go out at once after a commit: the transit time is small next to the
+                    # 5 s the clock may be off (GA/T 1742).
+                    self.clock_offset_ms = decoded.ts - self.last_confirmed_ms
         elif isinstance(decoded, wire.Command):
             self._call(self._on_command, decoded)
 
@@ -153,8 +168,26 @@ class EdgeLink:
         try:
             await self._pump()
         finally:
+            self._say_goodbye()
             self._client.disconnect()
             self._client.loop_stop()
+
+    def _say_goodbye(self) -> None:
+        """An orderly DISCONNECT makes the broker drop the will, so send the death ourselves:
+        the control room must see the node go, however it went."""
+        if not self.connected:
+            return
+        death = wire.Death(
+            site=self.site,
+            node=self.node,
+            stream=self.outbox.stream,
+            boot=self.boot,
+            ts=wire.now_ms(),
+        )
+        topic, payload = wire.encode(death)
+        info = self._client.publish(topic, payload, qos=1)
+        with contextlib.suppress(Exception):
+            info.wait_for_publish(timeout=2)
 
     async def _pump(self) -> None:
         requeue_every = max(1.0, self.confirm_timeout_s / 4)
@@ -178,6 +211,11 @@ class EdgeLink:
         with self._lock:
             if not self.connected:
                 return
+            # PUBACKs of messages paho re-sent by itself after a reconnect are never claimed;
+            # forget them before their message ids come round again.
+            stale = time.monotonic() - EARLY_PUBACK_TTL_S
+            for mid in [m for m, at in self._early_pubacks.items() if at < stale]:
+                del self._early_pubacks[mid]
             room = PUBLISH_WINDOW - len(self._inflight)
             busy = set(self._inflight.values())
         if room <= 0:
@@ -188,8 +226,7 @@ class EdgeLink:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break
             with self._lock:
-                acked_early = info.mid in self._early_pubacks
-                self._early_pubacks.discard(info.mid)
+                acked_early = self._early_pubacks.pop(info.mid, None) is not None
                 if not acked_early:
                     self._inflight[info.mid] = row.seq
             if acked_early:

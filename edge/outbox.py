@@ -30,10 +30,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     handed_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, seq);
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (state, kind, seq);
 """
 
-# Birth first (it carries every current value), then the fire fast lane, then the rest in order.
-_SEND_ORDER = "CASE kind WHEN 'birth' THEN 0 WHEN 'alarm' THEN 1 ELSE 2 END, seq"
+# The fire fast lane first, then everything else strictly in order, the birth included: the
+# cloud applies a point's values in order, so a change made during an outage is never hidden
+# behind a newer birth.
 
 
 @dataclass(frozen=True)
@@ -103,13 +105,19 @@ class Outbox:
             return seq
 
     def unsent(self, limit: int, exclude: set[int]) -> list[Row]:
+        """The next rows to publish: unsent fire alarms first, then the rest by seq."""
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT seq, kind, payload FROM outbox WHERE state = ? ORDER BY {_SEND_ORDER} "
-                "LIMIT ?",
+            alarms = self._db.execute(
+                "SELECT seq, kind, payload FROM outbox WHERE state = ? AND kind = 'alarm' "
+                "ORDER BY seq LIMIT ?",
                 (UNSENT, limit + len(exclude)),
             ).fetchall()
-        return [Row(*r) for r in rows if r[0] not in exclude][:limit]
+            rest = self._db.execute(
+                "SELECT seq, kind, payload FROM outbox WHERE state = ? AND kind != 'alarm' "
+                "ORDER BY seq LIMIT ?",
+                (UNSENT, limit + len(exclude)),
+            ).fetchall()
+        return [Row(*r) for r in [*alarms, *rest] if r[0] not in exclude][:limit]
 
     def mark_handed_over(self, seq: int) -> None:
         with self._lock:

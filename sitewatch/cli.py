@@ -14,6 +14,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from sitewatch.broker import BrokerAddress
 from sitewatch.configload import ConfigError, load_site
 from sitewatch.siteconfig import Site
 
@@ -74,6 +75,14 @@ def _load_scenario(path: Path, site: Site) -> Scenario:
     return scenario
 
 
+def _broker(url: str) -> BrokerAddress:
+    try:
+        return BrokerAddress.parse(url)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] --mqtt: {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
 def _run(coro: Coroutine[Any, Any, None]) -> None:
     """Run until done, Ctrl-C or SIGTERM; either signal stops everything cleanly."""
 
@@ -124,7 +133,6 @@ def edge_run(
 ) -> None:
     """Run the edge agent of one node."""
     from edge.agent import EdgeAgent
-    from sitewatch.broker import BrokerAddress
 
     _logging(verbose)
     loaded = _load(site)
@@ -133,7 +141,7 @@ def edge_run(
             f"[red]error[/red] node '{node}' is not in {site} (nodes: {', '.join(loaded.nodes)})"
         )
         raise typer.Exit(code=2)
-    broker = BrokerAddress.parse(mqtt)
+    broker = _broker(mqtt)
 
     async def run_edge() -> None:
         # Built inside the loop: the Modbus clients bind to the running event loop.
@@ -180,6 +188,7 @@ def cloud_run(
     except ValidationError as exc:
         err.print(f"[red]error[/red] settings: {describe_validation_error(exc)}", highlight=False)
         raise typer.Exit(code=2) from None
+    _broker(settings.mqtt_url)
     sites = {s.id: s for s in (_load(p) for p in settings.site_files)}
 
     async def run_cloud() -> None:
@@ -250,6 +259,8 @@ def demo(
     from sitewatch.demo import run_demo
 
     _logging(verbose)
+    if mqtt is not None:
+        _broker(mqtt)
     loaded = _load(site)
     _run(run_demo(loaded, mqtt, port, _load_scenario(scenario, loaded), console))
 

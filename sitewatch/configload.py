@@ -83,7 +83,10 @@ class _YamlDoc:
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, value_node in node.value:
-                key = _KEYS.construct_object(key_node, deep=True)
+                try:
+                    key = _KEYS.construct_object(key_node, deep=True)
+                except yaml.YAMLError:
+                    key = key_node.value  # e.g. a '<<' merge key: index it by its text
                 if key in seen:
                     self.problems.append(
                         Problem(

@@ -108,11 +108,16 @@ class Quality(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are not readings: refused, so they can never clear a limit alarm.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-Seq = Annotated[int, Field(ge=1)]
+# Every integer fits a signed 64-bit column; a larger one is refused here, not by the database.
+INT64_MAX = 2**63 - 1
+Seq = Annotated[int, Field(ge=1, le=INT64_MAX)]
+Millis = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Boot = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
 class PointValue(_Strict):
@@ -123,7 +128,7 @@ class PointValue(_Strict):
     point: Name
     value: Value
     quality: Quality = Quality.GOOD
-    ts: int
+    ts: Millis
 
 
 class DeviceStatus(_Strict):
@@ -133,7 +138,7 @@ class DeviceStatus(_Strict):
     device: Name
     online: bool
     reason: str | None = Field(default=None, max_length=500)
-    ts: int
+    ts: Millis
 
 
 class CardTap(_Strict):
@@ -143,10 +148,23 @@ class CardTap(_Strict):
     reader: Name
     card: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:]+$")
     format: str = Field(min_length=1, max_length=16)
-    ts: int
+    ts: Millis
 
 
-EventItem = Annotated[PointValue | DeviceStatus | CardTap, Field(discriminator="type")]
+class Heartbeat(_Strict):
+    """The edge agent is alive; carries its clock offset to the cloud and its outbox state."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    ts: Millis
+    clock_offset_ms: Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)] | None = Field(
+        default=None, description="cloud clock minus edge clock, from the last ack; None if unknown"
+    )
+    outbox: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="per message kind: unsent and handed_over counts"
+    )
+
+
+EventItem = Annotated[PointValue | DeviceStatus | CardTap | Heartbeat, Field(discriminator="type")]
 
 
 class Message(_Strict):
@@ -167,8 +185,8 @@ class Envelope(Message):
 
     stream: Annotated[str, Field(min_length=8, max_length=64)]
     seq: Seq
-    boot: Annotated[int, Field(ge=0)]
-    ts: int
+    boot: Boot
+    ts: Millis
 
 
 class Birth(Envelope):
@@ -187,8 +205,8 @@ class Death(Message):
 
     KIND: ClassVar[Kind] = Kind.DEATH
     stream: Annotated[str, Field(min_length=8, max_length=64)]
-    boot: Annotated[int, Field(ge=0)]
-    ts: int
+    boot: Boot
+    ts: Millis
 
 
 class Event(Envelope):
@@ -214,6 +232,7 @@ class Ack(Message):
     KIND: ClassVar[Kind] = Kind.ACK
     stream: Annotated[str, Field(min_length=8, max_length=64)]
     ranges: list[tuple[Seq, Seq]] = Field(min_length=1, max_length=MAX_ACK_RANGES)
+    ts: Millis | None = Field(default=None, description="the cloud's clock when it sent the ack")
 
 
 class Command(Message):
@@ -222,7 +241,7 @@ class Command(Message):
     KIND: ClassVar[Kind] = Kind.CMD
     name: Name
     args: dict[str, Any] = Field(default_factory=dict)
-    ts: int
+    ts: Millis
 
     @property
     def topic(self) -> Topic:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloud.alarms.rules import evaluate
 from cloud.models import AlarmEventRecord, AlarmRecord
-from sitewatch.siteconfig import Category, Device, Priority
+from sitewatch.siteconfig import Category, Device, Node, Priority
 from sitewatch.wire import Value
 
 
@@ -25,17 +26,38 @@ OPEN_STATES = (AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED, AlarmState.RT
 PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
 CATEGORY_RANK = {c.value: i for i, c in enumerate(Category)}  # fire, supervisory, trouble
 DEVICE_POINT = "(device)"
+NODE_DEVICE = "(node)"
+NODE_POINT = "(link)"
+CLOCK_LIMIT_MS = 5_000
 
 
-def _open_alarms(
-    session: Session, site: str, node: str, device: str, point: str
-) -> dict[str, AlarmRecord]:
+@dataclass(frozen=True)
+class Source:
+    """What an alarm is about: a point of a device, a device itself, or a node's link."""
+
+    site: str
+    node: str
+    device: str
+    point: str
+    name: str | None = None
+    location: str | None = None
+
+    @classmethod
+    def of_device(cls, site: str, device: Device, point: str = DEVICE_POINT) -> Source:
+        return cls(site, device.node, device.id, point, device.name, device.location)
+
+    @classmethod
+    def of_node(cls, site: str, node: Node) -> Source:
+        return cls(site, node.id, NODE_DEVICE, NODE_POINT, node.name, None)
+
+
+def _open_alarms(session: Session, source: Source) -> dict[str, AlarmRecord]:
     rows = session.scalars(
         select(AlarmRecord).where(
-            AlarmRecord.site == site,
-            AlarmRecord.node == node,
-            AlarmRecord.device == device,
-            AlarmRecord.point == point,
+            AlarmRecord.site == source.site,
+            AlarmRecord.node == source.node,
+            AlarmRecord.device == source.device,
+            AlarmRecord.point == source.point,
             AlarmRecord.state.in_([s.value for s in OPEN_STATES]),
         )
     )
@@ -48,39 +70,6 @@ def _record(
     alarm.history.append(
         AlarmEventRecord(event=event, state=alarm.state, value=value, at=at, by=by)
     )
-
-
-def _raise(
-    session: Session,
-    site: str,
-    device: Device,
-    point: str,
-    condition: str,
-    category: Category,
-    priority: Priority,
-    text: str,
-    value: Value,
-    at: datetime,
-) -> AlarmRecord:
-    alarm = AlarmRecord(
-        site=site,
-        node=device.node,
-        device=device.id,
-        point=point,
-        condition=condition,
-        category=category.value,
-        priority=priority.value,
-        text=text,
-        location=device.location,
-        device_name=device.name,
-        state=AlarmState.UNACKNOWLEDGED.value,
-        active=True,
-        value=value,
-        raised_at=at,
-    )
-    session.add(alarm)
-    _record(alarm, "raised", at, value)
-    return alarm
 
 
 def _set_active(alarm: AlarmRecord, active: bool, value: Value, at: datetime) -> None:
@@ -98,6 +87,50 @@ def _set_active(alarm: AlarmRecord, active: bool, value: Value, at: datetime) ->
         _record(alarm, "cleared", at, value)
 
 
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    category: Category
+    priority: Priority
+    text: str
+
+
+def set_condition(
+    session: Session,
+    source: Source,
+    condition: Condition,
+    active: bool,
+    value: Value,
+    at: datetime,
+    open_alarms: dict[str, AlarmRecord] | None = None,
+) -> None:
+    """Raise, return or clear the alarm of one condition of one source."""
+    if open_alarms is None:
+        open_alarms = _open_alarms(session, source)
+    existing = open_alarms.get(condition.name)
+    if existing is not None:
+        _set_active(existing, active, value, at)
+    elif active:
+        alarm = AlarmRecord(
+            site=source.site,
+            node=source.node,
+            device=source.device,
+            point=source.point,
+            condition=condition.name,
+            category=condition.category.value,
+            priority=condition.priority.value,
+            text=condition.text[:200],
+            location=source.location,
+            device_name=source.name,
+            state=AlarmState.UNACKNOWLEDGED.value,
+            active=True,
+            value=value,
+            raised_at=at,
+        )
+        session.add(alarm)
+        _record(alarm, "raised", at, value)
+
+
 def source_time(ts_ms: int) -> datetime:
     """When it happened at the device (the edge's clock), which is what the log must show."""
     return datetime.fromtimestamp(ts_ms / 1000, UTC)
@@ -110,48 +143,36 @@ def on_point_value(
     spec = device.points.get(point)
     if spec is None or spec.alarm is None:
         return
-    now = at
-    open_alarms = _open_alarms(session, site, device.node, device.id, point)
-    verdicts = evaluate(spec, value, {c: a.active for c, a in open_alarms.items()})
-    for verdict in verdicts:
-        existing = open_alarms.get(verdict.condition)
-        if existing is not None:
-            _set_active(existing, verdict.active, value, now)
-        elif verdict.active:
-            rule = spec.alarm
-            _raise(
-                session,
-                site,
-                device,
-                point,
-                verdict.condition,
-                rule.category,
-                rule.priority,
-                rule.text,
-                value,
-                now,
-            )
+    rule = spec.alarm
+    source = Source.of_device(site, device, point)
+    open_alarms = _open_alarms(session, source)
+    for verdict in evaluate(spec, value, {c: a.active for c, a in open_alarms.items()}):
+        condition = Condition(verdict.condition, rule.category, rule.priority, rule.text)
+        set_condition(session, source, condition, verdict.active, value, at, open_alarms)
 
 
 def on_device_status(
     session: Session, site: str, device: Device, online: bool, reason: str | None, at: datetime
 ) -> None:
     """A device that stops answering is a trouble condition of its own."""
-    now = at
-    existing = _open_alarms(session, site, device.node, device.id, DEVICE_POINT).get("offline")
-    if existing is not None:
-        _set_active(existing, not online, reason, now)
-    elif not online:
-        text = f"Device not responding: {reason}" if reason else "Device not responding"
-        _raise(
-            session,
-            site,
-            device,
-            DEVICE_POINT,
-            "offline",
-            Category.TROUBLE,
-            Priority.HIGH,
-            text[:200],
-            reason,
-            now,
-        )
+    text = f"Device not responding: {reason}" if reason else "Device not responding"
+    condition = Condition("offline", Category.TROUBLE, Priority.HIGH, text)
+    set_condition(session, Source.of_device(site, device), condition, not online, reason, at)
+
+
+LINK_LOST = Condition("link", Category.TROUBLE, Priority.HIGH, "Edge node link lost (no data)")
+CLOCK_SKEW = Condition(
+    "clock", Category.TROUBLE, Priority.MEDIUM, "Edge node clock off by more than 5 s (GA/T 1742)"
+)
+
+
+def on_node_link(
+    session: Session, site: str, node: Node, lost: bool, reason: str, at: datetime
+) -> None:
+    """A node whose link died (its will) or that went silent past its heartbeat."""
+    set_condition(session, Source.of_node(site, node), LINK_LOST, lost, reason, at)
+
+
+def on_node_clock(session: Session, site: str, node: Node, offset_ms: int, at: datetime) -> None:
+    skewed = abs(offset_ms) > CLOCK_LIMIT_MS
+    set_condition(session, Source.of_node(site, node), CLOCK_SKEW, skewed, offset_ms, at)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from cloud.api.deps import SessionDep
@@ -64,10 +66,10 @@ def list_points(
 
 
 @router.get("/api/dead-letters", response_model=list[DeadLetterOut], summary="Rejected messages")
-def list_dead_letters(session: SessionDep, limit: int = 100) -> list[DeadLetterOut]:
-    rows = session.scalars(
-        select(DeadLetter).order_by(DeadLetter.id.desc()).limit(min(limit, 1000))
-    )
+def list_dead_letters(
+    session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[DeadLetterOut]:
+    rows = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit))
     return [
         DeadLetterOut(
             id=row.id,
@@ -86,9 +88,9 @@ def list_reads(
     session: SessionDep,
     node: str | None = None,
     reader: str | None = None,
-    limit: int = 200,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[CardReadOut]:
-    query = select(CardReadRecord).order_by(CardReadRecord.id.desc()).limit(min(limit, 5000))
+    query = select(CardReadRecord).order_by(CardReadRecord.id.desc()).limit(limit)
     if node is not None:
         query = query.where(CardReadRecord.node == node)
     if reader is not None:
@@ -98,7 +100,8 @@ def list_reads(
     for record in session.scalars(query):
         out = CardReadOut.model_validate(record)
         site = sites.get(record.site)
-        config = site.nodes[record.node].readers.get(record.reader) if site else None
+        node = site.nodes.get(record.node) if site else None
+        config = node.readers.get(record.reader) if node else None
         if config is not None:
             out.reader_name, out.location, out.role = config.name, config.location, config.role
             out.lane, out.direction = config.lane, config.direction
