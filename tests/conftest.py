@@ -72,6 +72,7 @@ class Stack:
     cloud: CloudService
     edge: EdgeAgent
     api: httpx.AsyncClient
+    edge_task: asyncio.Task[None] | None = None
 
     async def get(self, path: str, **params: Any) -> Any:
         response = await self.api.get(path, params=params)
@@ -97,6 +98,6 @@ async def stack(
             await cloud.started()
             edge_task = group.create_task(edge.run())
             async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
-                yield Stack(example_site, sim, room, cloud, edge, api)
+                yield Stack(example_site, sim, room, cloud, edge, api, edge_task)
             edge_task.cancel()
             cloud_task.cancel()

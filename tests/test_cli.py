@@ -103,3 +103,18 @@ def test_sim_run_refuses_a_scenario_that_names_what_the_site_lacks(tmp_path: Pat
         "steps.1 (set at 1 s): device 'fire-pump-1' (fire_pump_electric) has no point 'colour'"
         in output
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["edge", "run", "--node", "pumproom", "--mqtt", "http://nope"],
+        ["cloud", "run", "--mqtt", "ftp://x"],
+        ["demo", "--mqtt", "mqtt://"],
+    ],
+)
+def test_a_bad_broker_url_is_one_clear_error(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--site", str(EXAMPLE_SITE)])
+    assert result.exit_code == 2
+    assert "error --mqtt: broker URL" in re.sub(r"\s+", " ", result.output)
+    assert "Traceback" not in result.output

@@ -1125,3 +1125,38 @@ def test_site_id_cloud_is_reserved(tmp_path: Path) -> None:
         load_site(tmp_path / "site.yaml")
     (problem,) = caught.value.problems
     assert problem.path == "site" and "reserved" in problem.message
+
+
+def test_yaml_anchors_and_merge_keys_work(tmp_path: Path) -> None:
+    (tmp_path / "devices").symlink_to(REPO / "config" / "devices")
+    (tmp_path / "site.yaml").write_text(
+        textwrap.dedent(
+            """\
+            site: {id: s, name: S}
+            nodes:
+              n:
+                name: N
+                buses: {gw: {transport: tcp, host: 127.0.0.1}}
+                devices:
+                  a: &leak {name: Leak A, profile: leak_module, bus: gw, unit: 1}
+                  b:
+                    <<: *leak
+                    name: Leak B
+                    unit: 2
+            """
+        )
+    )
+    site = load_site(tmp_path / "site.yaml")
+    assert site.nodes["n"].devices["b"].name == "Leak B"
+    assert site.nodes["n"].devices["b"].profile == "leak_module"
+
+
+def test_an_unknown_time_zone_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "site.yaml").write_text(
+        "site: {id: s, name: S, timezone: Mars/Olympus}\nnodes:\n  n: {name: N}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_site(tmp_path / "site.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line) == ("site.timezone", 1)
+    assert problem.message == "unknown time zone 'Mars/Olympus' (e.g. Asia/Shanghai)"

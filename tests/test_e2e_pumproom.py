@@ -158,3 +158,46 @@ async def test_openapi_documents_the_endpoints(stack: Stack) -> None:
     for path in ("/api/alarms", "/api/nodes", "/api/points", "/api/dead-letters"):
         assert "get" in spec["paths"][path], path
         assert spec["paths"][path]["get"]["summary"]
+
+
+async def test_stopping_the_edge_takes_the_node_offline_with_a_link_trouble(stack: Stack) -> None:
+    await _node_up(stack)
+    assert stack.edge_task is not None
+    stack.edge_task.cancel()  # an orderly stop: the edge says goodbye with its death
+
+    async def link_alarm() -> dict[str, Any] | None:
+        return _find(await stack.alarms(), "(node)", "(link)")
+
+    alarm = await eventually(link_alarm)
+    assert (alarm["category"], alarm["active"]) == ("trouble", True)
+    nodes = await stack.get("/api/nodes")
+    assert nodes[0]["online"] is False
+    points = await stack.get("/api/points", node="pumproom")
+    assert {p["quality"] for p in points} == {"stale"}
+
+
+async def test_a_malformed_ack_does_not_stop_the_edge(stack: Stack) -> None:
+    import asyncio
+
+    from tests.test_cloud_bad_input import _publish_all
+
+    await _node_up(stack)
+    topic = "sw/v1/harbour-view/pumproom/ack"
+    stream = stack.edge.outbox.stream
+    bad = [
+        (topic, b"\xff\x00 not json"),
+        (
+            topic,
+            f'{{"v":1,"site":"harbour-view","node":"pumproom","stream":"{stream}",'
+            f'"ranges":[[1,{2**70}]]}}'.encode(),
+        ),
+    ]
+    address = stack.cloud.ingest.broker
+    await asyncio.to_thread(_publish_all, address.host, address.port, bad)
+    await stack.room.leak("pumproom-leak", zone=4)
+    await _alarm(stack, "pumproom-leak", "zone4")
+
+    async def outbox_empty() -> bool:
+        return stack.edge.outbox.depth() == 0
+
+    await eventually(outbox_empty)

@@ -95,3 +95,132 @@ def test_fire_sorts_above_a_critical_trouble_alarm(
         ("supervisory", "high"),
         ("trouble", "critical"),
     ]
+
+
+def _birth(seq: int, boot: int, *points: wire.PointValue, stream: str = STREAM) -> wire.Birth:
+    return wire.Birth(
+        site="harbour-view",
+        node="pumproom",
+        stream=stream,
+        seq=seq,
+        boot=boot,
+        ts=1,
+        software="t",
+        config_hash="h",
+        points=list(points),
+    )
+
+
+def _alarms(sessions: sessionmaker[Session], point_name: str) -> list[AlarmRecord]:
+    with sessions() as session:
+        return list(session.scalars(select(AlarmRecord).where(AlarmRecord.point == point_name)))
+
+
+def test_a_latched_pulse_in_one_message_raises_and_clears(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    apply(
+        sessions,
+        example_site,
+        event(
+            1,
+            point("valve-station-1", "waterflow", True, 1000),
+            point("valve-station-1", "waterflow", False, 1001),
+        ),
+    )
+    (alarm,) = _alarms(sessions, "waterflow")
+    assert alarm.active is False and alarm.state == "rtn_unacknowledged"
+    with sessions() as session:
+        record = session.scalars(select(PointRecord).where(PointRecord.point == "waterflow")).one()
+    assert record.value is False
+
+
+def test_changes_made_during_an_outage_raise_and_clear_before_the_birth(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    # The edge replays in seq order after reconnecting; the birth of the new connection is last.
+    apply(sessions, example_site, event(10, point("pumproom-leak", "zone2", True, 1000)))
+    apply(sessions, example_site, event(12, point("pumproom-leak", "zone2", False, 2000)))
+    apply(sessions, example_site, _birth(15, 2, point("pumproom-leak", "zone2", False, 3000)))
+    with sessions() as session:
+        alarm = session.scalars(select(AlarmRecord).where(AlarmRecord.point == "zone2")).one()
+        assert [e.event for e in alarm.history] == ["raised", "cleared"]
+
+
+def test_a_resent_old_birth_does_not_move_the_boot_back(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    from cloud.models import NodeRecord
+
+    apply(sessions, example_site, _birth(20, 5))
+    apply(sessions, example_site, _birth(3, 4))  # re-sent after the confirmation timeout
+    with sessions() as session:
+        node = session.scalars(select(NodeRecord)).one()
+    assert node.boot == 5
+    # The death of boot 5 (the current connection) takes the node down with a link trouble.
+    death = wire.Death(site="harbour-view", node="pumproom", stream=STREAM, boot=5, ts=1)
+    with sessions.begin() as session:
+        store.apply(session, {example_site.id: example_site}, death)
+    (link,) = _alarms(sessions, "(link)")
+    assert (link.category, link.active, link.value) == (
+        "trouble",
+        True,
+        "connection lost (MQTT will)",
+    )
+    # Data again clears it.
+    apply(sessions, example_site, _birth(21, 6))
+    (link,) = _alarms(sessions, "(link)")
+    assert link.active is False
+
+
+def test_a_silent_node_gets_a_link_trouble_within_100_s(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    from datetime import timedelta
+
+    from cloud.models import NodeRecord
+
+    apply(sessions, example_site, _birth(1, 1))
+    with sessions() as session:
+        seen = session.scalars(select(NodeRecord)).one().last_seen
+    heartbeat = example_site.nodes["pumproom"].heartbeat_s
+    assert store.silence_limit_s(heartbeat) <= 90
+    with sessions.begin() as session:
+        assert (
+            store.supervise(session, {example_site.id: example_site}, seen + timedelta(seconds=60))
+            == []
+        )
+    with sessions.begin() as session:
+        lost = store.supervise(
+            session, {example_site.id: example_site}, seen + timedelta(seconds=95)
+        )
+    assert lost == ["harbour-view/pumproom"]
+    (link,) = _alarms(sessions, "(link)")
+    assert link.active and link.value.startswith("silent for 95 s")
+    with sessions() as session:
+        qualities = {p.quality for p in session.scalars(select(PointRecord))}
+    assert qualities <= {"stale"}
+
+
+def test_a_clock_off_by_more_than_5_s_is_a_trouble(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    def beat(seq: int, offset: int) -> wire.Event:
+        return wire.Event(
+            site="harbour-view",
+            node="pumproom",
+            stream=STREAM,
+            seq=seq,
+            boot=1,
+            ts=1,
+            items=[wire.Heartbeat(ts=1, clock_offset_ms=offset)],
+        )
+
+    apply(sessions, example_site, beat(1, 4_000))
+    assert _alarms(sessions, "(link)") == []
+    apply(sessions, example_site, beat(2, -7_500))
+    (clock,) = _alarms(sessions, "(link)")
+    assert (clock.condition, clock.active, clock.value) == ("clock", True, -7500)
+    apply(sessions, example_site, beat(3, 200))
+    (clock,) = _alarms(sessions, "(link)")
+    assert clock.active is False
