@@ -95,6 +95,8 @@ class DeviceRecord(Base):
     online: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stream: Mapped[str | None] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PointRecord(Base):

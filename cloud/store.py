@@ -97,7 +97,10 @@ def _apply_device(
     if record is None:
         record = DeviceRecord(site=msg.site, node=msg.node, device=status.device)
         session.add(record)
+    elif record.stream == msg.stream and record.seq is not None and msg.seq < record.seq:
+        return  # an older report, re-sent: the device's state has moved on since
     record.online, record.reason, record.changed_at = status.online, status.reason, utcnow()
+    record.stream, record.seq = msg.stream, msg.seq
     engine.on_device_status(
         session, msg.site, device, status.online, status.reason, engine.source_time(status.ts)
     )

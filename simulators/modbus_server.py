@@ -93,6 +93,7 @@ class ModbusSimulator:
         await self.stop()
 
     async def start(self) -> None:
+        port = self._requested_port
         for bus_id, bus in self.node.buses.items():
             devices = [_sim_device(d) for d in self.node.devices.values() if d.bus == bus_id]
             if not devices:
@@ -101,8 +102,9 @@ class ModbusSimulator:
             self._injectors[bus_id] = injector
             if isinstance(bus, TcpBus):
                 server: ModbusTcpServer | ModbusSerialServer = ModbusTcpServer(
-                    devices, address=(self.host, self._requested_port), trace_packet=injector
+                    devices, address=(self.host, port), trace_packet=injector
                 )
+                port = 0  # a requested port serves the first TCP bus; the OS picks the others
                 await server.serve_forever(background=True)
                 self.ports[bus_id] = server.transport.sockets[0].getsockname()[1]
                 log.info("simulating bus %s on %s:%s", bus_id, self.host, self.ports[bus_id])

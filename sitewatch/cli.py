@@ -115,7 +115,18 @@ def check_config(file: Annotated[Path, typer.Argument(help="site file to validat
                 f"{device.bus}:{device.unit}",
                 f"{len(device.points)} ({alarms})",
             )
-        console.print(table)
+        if node.devices:
+            console.print(table)
+        if node.readers:
+            readers = Table(title=f"node {node.id}: card readers", title_justify="left")
+            for column in ("reader", "family", "role", "where"):
+                readers.add_column(column, no_wrap=column != "where")
+            for reader_id, reader in node.readers.items():
+                where = reader.location or ""
+                if reader.role == "gate":
+                    where = f"{reader.lane} ({reader.direction}) {where}".strip()
+                readers.add_row(reader_id, reader.family, reader.role, where)
+            console.print(readers)
     console.print(f"[green]OK[/green]: {file} is valid.")
 
 
@@ -155,14 +166,16 @@ def edge_run(
 def cloud_run(
     site: Annotated[
         list[Path] | None,
-        typer.Option("--site", help="site file, repeatable [env SITEWATCH_SITE_FILES]"),
+        typer.Option("--site", help="site file, repeatable \\[env SITEWATCH_SITE_FILES]"),
     ] = None,
     db: Annotated[
-        str | None, typer.Option(help="SQLAlchemy database URL [env SITEWATCH_DB_URL]")
+        str | None, typer.Option(help="SQLAlchemy database URL \\[env SITEWATCH_DB_URL]")
     ] = None,
-    mqtt: Annotated[str | None, typer.Option(help="broker URL [env SITEWATCH_MQTT_URL]")] = None,
-    host: Annotated[str | None, typer.Option(help="HTTP address [env SITEWATCH_HTTP_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port [env SITEWATCH_HTTP_PORT]")] = None,
+    mqtt: Annotated[str | None, typer.Option(help="broker URL \\[env SITEWATCH_MQTT_URL]")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="HTTP address \\[env SITEWATCH_HTTP_HOST]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port \\[env SITEWATCH_HTTP_PORT]")] = None,
     verbose: bool = False,
 ) -> None:
     """Run the cloud service: ingest, alarms, API and console.
@@ -170,6 +183,7 @@ def cloud_run(
     Options override the SITEWATCH_* environment variables, which override the defaults.
     """
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from cloud.service import CloudService
     from cloud.settings import CloudSettings
@@ -187,6 +201,9 @@ def cloud_run(
         settings = CloudSettings(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         err.print(f"[red]error[/red] settings: {describe_validation_error(exc)}", highlight=False)
+        raise typer.Exit(code=2) from None
+    except SettingsError as exc:
+        err.print(f"[red]error[/red] settings: {exc}", highlight=False)
         raise typer.Exit(code=2) from None
     _broker(settings.mqtt_url)
     sites = {s.id: s for s in (_load(p) for p in settings.site_files)}
