@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from simulators.faults import Fault
 from simulators.pumproom import PumpRoom
 from simulators.site import SiteSimulator
-from sitewatch.siteconfig import Site
+from sitewatch.siteconfig import PointSpec, Site
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,43 @@ def _needed_points(step: Step) -> tuple[str, ...]:
     return _NEEDS.get(step.action, ())
 
 
+_HEX_DIGITS = {"line": (8, 14, 20), "pn532": (8, 14, 20), "rdm6300": (10,)}
+
+
+def _card_problem(family: str, card: str) -> str | None:
+    """Why `card` cannot be presented to a reader of `family`, or None."""
+    if family == "wiegand":
+        kind, *fields = card.split(":")
+        limits = {"W26": (255, 65535), "W34": (2**32 - 1,)}.get(kind)
+        if (
+            limits is None
+            or len(fields) != len(limits)
+            or not all(f.isdigit() and int(f) <= top for f, top in zip(fields, limits, strict=True))
+        ):
+            return f"card {card!r} is not W26:<facility 0-255>:<number 0-65535> or W34:<number>"
+        return None
+    digits = _HEX_DIGITS[family]
+    if len(card) not in digits or any(c not in "0123456789abcdefABCDEF" for c in card):
+        return (
+            f"card {card!r} is not {' or '.join(map(str, digits))} hex digits for a {family} reader"
+        )
+    return None
+
+
+def _value_problem(spec: PointSpec, value: object) -> str | None:
+    """Why a `set` step's value does not fit the point, or None."""
+    if spec.is_bool:
+        return None if isinstance(value, bool) else "needs true or false"
+    if spec.states:
+        names = set(spec.states.values())
+        if value in names or (type(value) is int and value in spec.states):
+            return None
+        return f"needs one of the states {', '.join(spec.states.values())}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "needs a number"
+    return None
+
+
 def scenario_problems(scenario: Scenario, site: Site) -> list[str]:
     """What in the scenario does not exist in the site, one line per step."""
     if scenario.node not in site.nodes:
@@ -128,8 +165,11 @@ def scenario_problems(scenario: Scenario, site: Site) -> list[str]:
                 problems.append(
                     f"{where}: reader '{step.reader}' is not on node '{node.id}' ({known})"
                 )
-            elif step.action == "tap" and not step.card:
-                problems.append(f"{where}: 'tap' needs 'card'")
+            elif step.action == "tap":
+                family = node.readers[step.reader].family
+                reason = _card_problem(family, step.card) if step.card else "'tap' needs 'card'"
+                if reason:
+                    problems.append(f"{where}: {reason}")
             continue
         if step.action == "normal":
             if not node.devices:
@@ -147,6 +187,14 @@ def scenario_problems(scenario: Scenario, site: Site) -> list[str]:
                     f"{where}: device '{device.id}' ({device.profile}) has no point "
                     + ", ".join(f"'{p}'" for p in missing)
                 )
+            elif step.action == "set" and step.point:
+                reason = _value_problem(device.points[step.point], step.value)
+                if reason:
+                    problems.append(f"{where}: {step.point} {reason}, not {step.value!r}")
+            elif step.action in ("pressure", "pressure_decay") and (
+                isinstance(step.value, bool) or not isinstance(step.value, int | float)
+            ):
+                problems.append(f"{where}: '{step.action}' needs a number 'value' in MPa")
     return problems
 
 

@@ -118,3 +118,34 @@ def test_a_bad_broker_url_is_one_clear_error(command: list[str]) -> None:
     assert result.exit_code == 2
     assert "error --mqtt: broker URL" in re.sub(r"\s+", " ", result.output)
     assert "Traceback" not in result.output
+
+
+def test_sim_run_refuses_cards_and_values_that_do_not_fit(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(
+        textwrap.dedent(
+            """\
+            name: bad
+            node: gate
+            steps:
+              - {at: 0, action: tap, reader: exit-reader, card: "W26:300:1"}
+              - {at: 0, action: tap, reader: entry-reader, card: "XYZ"}
+              - {at: 0, action: tap, node: patrol-south, reader: cp-garage-b1, card: "0102"}
+              - {at: 0, action: set, device: gate-relays, point: relay1, value: 3}
+              - {at: 0, action: set, node: pumproom, device: fire-pump-1, point: start_cause, value: panic}
+              - {at: 0, action: pressure, node: pumproom, device: supply-pressure, value: high}
+            """
+        )
+    )
+    result = runner.invoke(app, ["sim", "run", str(scenario), "--site", str(EXAMPLE_SITE)])
+    assert result.exit_code == 2
+    output = re.sub(r"\s+", " ", result.output)
+    for expected in [
+        "steps.0 (tap at 0 s): card 'W26:300:1' is not W26:<facility 0-255>:<number 0-65535>",
+        "steps.1 (tap at 0 s): card 'XYZ' is not 10 hex digits for a rdm6300 reader",
+        "steps.2 (tap at 0 s): card '0102' is not 8 or 14 or 20 hex digits for a pn532 reader",
+        "steps.3 (set at 0 s): relay1 needs true or false, not 3",
+        "steps.4 (set at 0 s): start_cause needs one of the states none, demand, test, manual",
+        "steps.5 (pressure at 0 s): 'pressure' needs a number 'value' in MPa",
+    ]:
+        assert expected in output, (expected, output)
