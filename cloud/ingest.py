@@ -76,7 +76,9 @@ class Ingest:
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
         self._client.reconnect_delay_set(1, 5)
-        self._client.will_set(wire.CLOUD_STATE_TOPIC, b'{"online": false}', qos=1, retain=True)
+        self._client.will_set(
+            wire.CLOUD_STATE_TOPIC, wire.cloud_state(online=False), qos=1, retain=True
+        )
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -95,7 +97,7 @@ class Ingest:
             wire.Kind.TELEMETRY,
         )
         client.subscribe([(wire.Topic.filter(kind=k), 1) for k in kinds])
-        client.publish(wire.CLOUD_STATE_TOPIC, b'{"online": true}', qos=1, retain=True)
+        client.publish(wire.CLOUD_STATE_TOPIC, wire.cloud_state(online=True), qos=1, retain=True)
         self.connected.set()
         log.info("cloud ingest connected to %s", self.broker)
 
@@ -118,7 +120,9 @@ class Ingest:
         self._queue.put(None)
         if self._worker is not None:
             self._worker.join(timeout=10)
-        self._client.publish(wire.CLOUD_STATE_TOPIC, b'{"online": false}', qos=1, retain=True)
+        self._client.publish(
+            wire.CLOUD_STATE_TOPIC, wire.cloud_state(online=False), qos=1, retain=True
+        )
         self._client.disconnect()
         self._client.loop_stop()
 

@@ -94,9 +94,7 @@ class EdgeLink:
             log.warning("broker %s refused the connection: %s", self.broker, reason)
             return
         base = wire.Topic(self.site, self.node, wire.Kind.ACK)
-        client.subscribe(
-            [(str(base), 1), (f"{wire.Topic.filter(self.site, self.node, 'cmd')}/+", 1)]
-        )
+        client.subscribe([(str(base), 1), (wire.Topic.commands_filter(self.site, self.node), 1)])
         with self._lock:
             self._inflight.clear()
             self._early_pubacks.clear()

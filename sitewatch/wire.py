@@ -98,6 +98,11 @@ class Topic:
         kind_text = kind.value if isinstance(kind, Kind) else kind
         return f"{TOPIC_ROOT}/{site}/{node}/{kind_text}"
 
+    @staticmethod
+    def commands_filter(site: str, node: str) -> str:
+        """Every command addressed to one node."""
+        return f"{TOPIC_ROOT}/{site}/{node}/{Kind.CMD.value}/+"
+
 
 Value = bool | int | float | str | None
 
@@ -259,6 +264,11 @@ _MODELS: dict[Kind, type[Message]] = {
     Kind.ACK: Ack,
     Kind.CMD: Command,
 }
+
+
+def cloud_state(online: bool) -> bytes:
+    """The retained payload of `sw/v1/cloud/state`: whether the cloud (primary host) is up."""
+    return json.dumps({"v": CONTRACT_VERSION, "online": online, "ts": now_ms()}).encode()
 
 
 def encode(message: Message) -> tuple[str, bytes]:

@@ -277,7 +277,10 @@ class SerialCardReader:
 
     async def _reply(self, what: str) -> pn532.Frame | pn532.Ack | pn532.Nack:
         try:
-            return await asyncio.wait_for(self._replies.get(), self.command_timeout_s)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives with the reply, and the polling task would never stop.
+            async with asyncio.timeout(self.command_timeout_s):
+                return await self._replies.get()
         except TimeoutError:
             # The line went quiet: a frame still waiting for bytes never will get them.
             assert isinstance(self.decoder, pn532.Pn532Decoder)
