@@ -161,9 +161,10 @@ def _apply_heartbeat(
 ) -> None:
     node = _node(session, msg.site, msg.node)
     node.last_heartbeat = engine.source_time(beat.ts)
+    site = sites[msg.site]
+    engine.on_node_disk(session, site.id, site.nodes[msg.node], beat.disk_over_budget, utcnow())
     if beat.clock_offset_ms is not None:
         node.clock_offset_ms = beat.clock_offset_ms
-        site = sites[msg.site]
         engine.on_node_clock(session, site.id, site.nodes[msg.node], beat.clock_offset_ms, utcnow())
 
 

@@ -44,11 +44,14 @@ class EdgeAgent:
         broker: BrokerAddress,
         state_dir: Path,
         confirm_timeout_s: float = 30.0,
+        outbox_budget_bytes: int | None = None,
     ) -> None:
         self.site = site
         self.node = site.nodes[node_id]
         self.broker = broker
-        self.outbox = Outbox(state_dir / f"{site.id}-{node_id}.outbox.db")
+        self.outbox = Outbox(
+            state_dir / f"{site.id}-{node_id}.outbox.db", budget_bytes=outbox_budget_bytes
+        )
         self.buses = {
             bus_id: ModbusBus(bus_settings(bus)) for bus_id, bus in self.node.buses.items()
         }
@@ -105,6 +108,7 @@ class EdgeAgent:
                 ts=wire.now_ms(),
                 clock_offset_ms=self.link.clock_offset_ms,
                 outbox=self.outbox.counts(),
+                disk_over_budget=self.outbox.over_budget,
             )
             self._add(wire.Kind.EVENT, wire.Event, items=[beat])
 

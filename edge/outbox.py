@@ -18,6 +18,9 @@ from types import TracebackType
 
 UNSENT = 0
 HANDED_OVER = 1
+BUDGET_CHECK_EVERY = 100
+ROW_OVERHEAD = 64  # bytes a row costs beyond its payload: seq, kind, times, index entries
+EVICT_BATCH = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,17 +48,48 @@ class Row:
     payload: bytes
 
 
+# Only telemetry may be lost to a power cut between commit and checkpoint; everything else waits
+# for the disk before it counts as written.
+RELAXED_KINDS = frozenset({"telemetry"})
+# Telemetry goes first when the disk budget is exceeded; events and alarms are never evicted.
+EVICTABLE_KINDS = ("telemetry",)
+
+
+@dataclass(frozen=True)
+class KindStatus:
+    """The GB 26875 'transmission confirmed by the centre' state of one message class."""
+
+    unsent: int = 0
+    handed_over: int = 0
+    confirmed: int = 0
+    evicted: int = 0
+    oldest_unconfirmed_ms: int | None = None
+
+
 class Outbox:
     """Thread-safe: paho's network thread confirms rows while the agent's loop adds them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, budget_bytes: int | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.budget_bytes = budget_bytes
+        self.over_budget = False
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # A second connection to the same file, for the kinds that may commit without fsync.
+        self._relaxed = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._relaxed.execute("PRAGMA synchronous=NORMAL")
         self.stream = self._meta("stream") or self._set_meta("stream", uuid.uuid4().hex)
+        # What the rows hold, kept as a running total: the file itself never shrinks, and half-
+        # empty pages after a deletion are reused for new rows.
+        self._bytes = int(
+            self._db.execute(
+                f"SELECT COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * {ROW_OVERHEAD} FROM outbox"
+            ).fetchone()[0]
+        )
 
     def __enter__(self) -> Outbox:
         return self
@@ -70,6 +104,7 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            self._relaxed.close()
             self._db.close()
 
     def _meta(self, key: str) -> str | None:
@@ -89,20 +124,61 @@ class Outbox:
 
     def add(self, kind: str, build: Callable[[int], bytes]) -> int:
         """Commit a message; `build(seq)` makes its payload once its seq is known."""
+        db = self._relaxed if kind in RELAXED_KINDS else self._db
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE")
             try:
-                cursor = self._db.execute(
+                cursor = db.execute(
                     "INSERT INTO outbox (kind, created_ms) VALUES (?, ?)",
                     (kind, int(time.time() * 1000)),
                 )
                 seq = int(cursor.lastrowid or 0)
-                self._db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (build(seq), seq))
-                self._db.execute("COMMIT")
+                payload = build(seq)
+                db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (payload, seq))
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
+            self._bytes += len(payload) + ROW_OVERHEAD
+            if self.budget_bytes is not None and seq % BUDGET_CHECK_EVERY == 0:
+                self.enforce_budget()
             return seq
+
+    def used_bytes(self) -> int:
+        """What the waiting rows hold: payloads plus a fixed allowance per row."""
+        return self._bytes
+
+    def enforce_budget(self) -> int:
+        """Evict the oldest telemetry until the outbox fits its budget; returns rows evicted.
+
+        If only events and alarms are left and it still does not fit, they are kept and
+        `over_budget` says so (the node reports it as a trouble).
+        """
+        if self.budget_bytes is None:
+            return 0
+        evicted = 0
+        with self._lock:
+            while self._bytes > self.budget_bytes:
+                sizes = self._db.execute(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE kind IN "
+                    f"({','.join('?' * len(EVICTABLE_KINDS))}) ORDER BY seq LIMIT ?) "
+                    "RETURNING LENGTH(payload)",
+                    (*EVICTABLE_KINDS, EVICT_BATCH),
+                ).fetchall()
+                if not sizes:
+                    break
+                evicted += len(sizes)
+                self._bytes -= sum(size or 0 for (size,) in sizes) + len(sizes) * ROW_OVERHEAD
+                self._bump("evicted:telemetry", len(sizes))
+            self.over_budget = self._bytes > self.budget_bytes
+        return evicted
+
+    def _bump(self, key: str, by: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
+            (key, str(by), by),
+        )
 
     def unsent(self, limit: int, exclude: set[int]) -> list[Row]:
         """The next rows to publish: unsent fire alarms first, then the rest by seq."""
@@ -129,12 +205,23 @@ class Outbox:
     def confirm(self, ranges: list[tuple[int, int]]) -> int:
         """Delete rows the cloud has stored; returns how many went."""
         with self._lock:
-            deleted = 0
-            for low, high in ranges:
-                deleted += self._db.execute(
-                    "DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (low, high)
-                ).rowcount
-            return deleted
+            kinds: dict[str, int] = {}
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for low, high in ranges:
+                    for kind, size in self._db.execute(
+                        "DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING kind, LENGTH(payload)",
+                        (low, high),
+                    ).fetchall():
+                        kinds[kind] = kinds.get(kind, 0) + 1
+                        self._bytes -= (size or 0) + ROW_OVERHEAD
+                for kind, count in kinds.items():
+                    self._bump(f"confirmed:{kind}", count)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return sum(kinds.values())
 
     def requeue_unconfirmed(self, older_than_s: float) -> int:
         """Handed-over rows the cloud never confirmed go back to unsent, to be published again."""
@@ -145,17 +232,33 @@ class Outbox:
                 (UNSENT, HANDED_OVER, cutoff),
             ).rowcount
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Per message kind: how many rows are unsent and handed over (confirmed rows are gone)."""
+    def status(self) -> dict[str, KindStatus]:
+        """Per message kind: unsent, handed over, confirmed and evicted, and the oldest wait."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT kind, state, COUNT(*) FROM outbox GROUP BY kind, state"
+                "SELECT kind, state, COUNT(*), MIN(created_ms) FROM outbox GROUP BY kind, state"
             ).fetchall()
-        result: dict[str, dict[str, int]] = {}
-        for kind, state, count in rows:
-            entry = result.setdefault(kind, {"unsent": 0, "handed_over": 0})
+            totals = self._db.execute(
+                "SELECT key, value FROM meta WHERE key LIKE 'confirmed:%' OR key LIKE 'evicted:%'"
+            ).fetchall()
+        fields: dict[str, dict[str, int | None]] = {}
+        for kind, state, count, oldest in rows:
+            entry = fields.setdefault(kind, {})
             entry["unsent" if state == UNSENT else "handed_over"] = count
-        return result
+            previous = entry.get("oldest_unconfirmed_ms")
+            entry["oldest_unconfirmed_ms"] = oldest if previous is None else min(previous, oldest)
+        for key, value in totals:
+            what, kind = key.split(":", 1)
+            fields.setdefault(kind, {})[what] = int(value)
+        return {kind: KindStatus(**values) for kind, values in fields.items()}  # type: ignore[arg-type]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per kind, what is still waiting: unsent and handed over (for the heartbeat)."""
+        return {
+            kind: {"unsent": st.unsent, "handed_over": st.handed_over}
+            for kind, st in self.status().items()
+            if st.unsent or st.handed_over
+        }
 
     def depth(self) -> int:
         with self._lock:

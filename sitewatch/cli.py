@@ -140,6 +140,10 @@ def edge_run(
         float,
         typer.Option(help="seconds to wait for the cloud's confirmation before publishing again"),
     ] = 30.0,
+    outbox_budget_mb: Annotated[
+        float | None,
+        typer.Option(help="disk budget of the outbox; past it the oldest telemetry goes first"),
+    ] = None,
     verbose: bool = False,
 ) -> None:
     """Run the edge agent of one node."""
@@ -156,7 +160,16 @@ def edge_run(
 
     async def run_edge() -> None:
         # Built inside the loop: the Modbus clients bind to the running event loop.
-        await EdgeAgent(loaded, node, broker, state_dir, confirm_timeout_s=confirm_timeout).run()
+        budget = int(outbox_budget_mb * 1024 * 1024) if outbox_budget_mb else None
+        agent = EdgeAgent(
+            loaded,
+            node,
+            broker,
+            state_dir,
+            confirm_timeout_s=confirm_timeout,
+            outbox_budget_bytes=budget,
+        )
+        await agent.run()
 
     console.print(f"edge {loaded.id}/{node}: broker {broker}, outbox in {state_dir}")
     _run(run_edge())

@@ -167,6 +167,10 @@ class Heartbeat(_Strict):
     outbox: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="per message kind: unsent and handed_over counts"
     )
+    disk_over_budget: bool = Field(
+        default=False,
+        description="the outbox holds only events and alarms and still exceeds its budget",
+    )
 
 
 EventItem = Annotated[PointValue | DeviceStatus | CardTap | Heartbeat, Field(discriminator="type")]

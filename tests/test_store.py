@@ -224,3 +224,24 @@ def test_a_clock_off_by_more_than_5_s_is_a_trouble(
     apply(sessions, example_site, beat(3, 200))
     (clock,) = _alarms(sessions, "(link)")
     assert clock.active is False
+
+
+def test_an_edge_over_its_disk_budget_is_a_trouble(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    def beat(seq: int, over: bool) -> wire.Event:
+        return wire.Event(
+            site="harbour-view",
+            node="pumproom",
+            stream=STREAM,
+            seq=seq,
+            boot=1,
+            ts=1,
+            items=[wire.Heartbeat(ts=1, disk_over_budget=over)],
+        )
+
+    apply(sessions, example_site, beat(1, False))
+    assert _alarms(sessions, "(link)") == []
+    apply(sessions, example_site, beat(2, True))
+    (disk,) = _alarms(sessions, "(link)")
+    assert (disk.condition, disk.category, disk.active) == ("disk", "trouble", True)

@@ -166,6 +166,18 @@ CLOCK_SKEW = Condition(
 )
 
 
+DISK_BUDGET = Condition(
+    "disk",
+    Category.TROUBLE,
+    Priority.HIGH,
+    "Edge outbox over its disk budget: keeping every event, check the link and the disk",
+)
+
+
+def on_node_disk(session: Session, site: str, node: Node, over: bool, at: datetime) -> None:
+    set_condition(session, Source.of_node(site, node), DISK_BUDGET, over, over, at)
+
+
 def on_node_link(
     session: Session, site: str, node: Node, lost: bool, reason: str, at: datetime
 ) -> None:
