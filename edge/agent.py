@@ -11,6 +11,7 @@ from pathlib import Path
 
 from drivers.modbus import BusSettings, ModbusBus
 from edge.link import EdgeLink
+from edge.metrics import serve_metrics
 from edge.outbox import Outbox
 from edge.poller import DevicePoller
 from edge.readers import ReaderService
@@ -45,7 +46,9 @@ class EdgeAgent:
         state_dir: Path,
         confirm_timeout_s: float = 30.0,
         outbox_budget_bytes: int | None = None,
+        metrics: tuple[str, int] | None = None,
     ) -> None:
+        """`metrics`: (host, port) to serve Prometheus /metrics on; port 0 picks a free one."""
         self.site = site
         self.node = site.nodes[node_id]
         self.broker = broker
@@ -60,6 +63,8 @@ class EdgeAgent:
             for device in self.node.devices.values()
         }
         self.readers = ReaderService(self.node.readers, self._tapped)
+        self.metrics_address = metrics
+        self.metrics_port: int | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.link = EdgeLink(
             site.id,
@@ -155,6 +160,11 @@ class EdgeAgent:
             len(self.buses),
             self.broker,
         )
+        metrics_server = None
+        if self.metrics_address is not None:
+            metrics_server = serve_metrics(self, *self.metrics_address)
+            self.metrics_port = metrics_server.server_port
+            log.info("metrics on http://%s:%d/metrics", self.metrics_address[0], self.metrics_port)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.link.run())
@@ -164,6 +174,9 @@ class EdgeAgent:
                 for poller in self.pollers.values():
                     group.create_task(poller.run())
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             for bus in self.buses.values():
                 bus.close()
             self.outbox.close()

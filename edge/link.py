@@ -55,6 +55,7 @@ class EdgeLink:
         self.boot = 0
         self.last_confirmed_ms: int | None = None
         self.clock_offset_ms: int | None = None
+        self.published_count = 0
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=f"sw-edge-{site}-{node}",
@@ -223,6 +224,7 @@ class EdgeLink:
             info = self._client.publish(topic, row.payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break
+            self.published_count += 1
             with self._lock:
                 acked_early = self._early_pubacks.pop(info.mid, None) is not None
                 if not acked_early:

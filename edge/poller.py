@@ -85,6 +85,7 @@ class DevicePoller:
         self.points = {name: PointState() for name in device.points}
         self.online: bool | None = None
         self.failures = 0
+        self.error_count = 0
         self.last_error: str | None = None
         # One request cycle at a time per device: a dead device never has more than one
         # request waiting on the bus, so others wait at most one of its timeouts.
@@ -158,6 +159,7 @@ class DevicePoller:
                 values.update(await self.bus.read(self.device.unit, block))
         except DeviceError as exc:
             self.failures += 1
+            self.error_count += 1
             self.last_error = exc.reason
             if self.failures >= OFFLINE_AFTER_FAILURES and self.online is not False:
                 self.online = False

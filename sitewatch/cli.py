@@ -144,6 +144,11 @@ def edge_run(
         float | None,
         typer.Option(help="disk budget of the outbox; past it the oldest telemetry goes first"),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve Prometheus /metrics on this port (0: any free port)"),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="address for /metrics")] = "127.0.0.1",
     verbose: bool = False,
 ) -> None:
     """Run the edge agent of one node."""
@@ -168,6 +173,7 @@ def edge_run(
             state_dir,
             confirm_timeout_s=confirm_timeout,
             outbox_budget_bytes=budget,
+            metrics=(metrics_host, metrics_port) if metrics_port is not None else None,
         )
         await agent.run()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.conftest import Stack, eventually
 
 
@@ -201,3 +203,35 @@ async def test_a_malformed_ack_does_not_stop_the_edge(stack: Stack) -> None:
         return stack.edge.outbox.depth() == 0
 
     await eventually(outbox_empty)
+
+
+async def test_the_edge_serves_prometheus_metrics(stack: Stack) -> None:
+    from edge.metrics import serve_metrics
+
+    await _node_up(stack)
+    await stack.sim.set("pumproom-leak", "zone1", True)
+    await _alarm(stack, "pumproom-leak", "zone1")
+    server = serve_metrics(stack.edge, "127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"http://127.0.0.1:{server.server_port}/metrics")).text
+    finally:
+        server.shutdown()
+        server.server_close()
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    node = (("node", "pumproom"), ("site", "harbour-view"))
+    assert samples[("sitewatch_broker_connected", node)] == 1.0
+    assert samples[("sitewatch_published_messages_total", node)] > 0
+    assert samples[("sitewatch_last_confirmation_timestamp_seconds", node)] > 0
+    assert ("sitewatch_outbox_oldest_unconfirmed_seconds", node) in samples
+    leak = tuple(sorted((*node, ("device", "pumproom-leak"))))
+    assert samples[("sitewatch_device_online", leak)] == 1.0
+    assert samples[("sitewatch_poll_errors_total", leak)] == 0.0
+    event_kind = tuple(sorted((*node, ("kind", "event"))))
+    assert samples[("sitewatch_outbox_confirmed_total", event_kind)] > 0
