@@ -47,6 +47,7 @@ class EdgeAgent:
         confirm_timeout_s: float = 30.0,
         outbox_budget_bytes: int | None = None,
         metrics: tuple[str, int] | None = None,
+        max_rate: float = 5000.0,
     ) -> None:
         """`metrics`: (host, port) to serve Prometheus /metrics on; port 0 picks a free one."""
         self.site = site
@@ -74,6 +75,7 @@ class EdgeAgent:
             on_connected=self._send_birth,
             on_command=self._command,
             confirm_timeout_s=confirm_timeout_s,
+            max_rate=max_rate,
         )
 
     def _envelope(self, seq: int) -> dict:

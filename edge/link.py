@@ -38,8 +38,13 @@ class EdgeLink:
         on_connected: Callable[[int], None],
         on_command: Callable[[wire.Command], None],
         confirm_timeout_s: float = 30.0,
+        max_rate: float = 5000.0,
     ) -> None:
         self.site = site
+        self.max_rate = max_rate
+        self._tokens = max_rate
+        self._refilled = time.monotonic()
+        self._refill_scheduled = False
         self.node = node
         self.broker = broker
         self.outbox = outbox
@@ -204,6 +209,20 @@ class EdgeLink:
                 next_requeue = loop.time() + requeue_every
             self._publish_some()
 
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.max_rate, self._tokens + (now - self._refilled) * self.max_rate)
+        self._refilled = now
+
+    def _wake_when_refilled(self) -> None:
+        if self._loop is not None and not self._refill_scheduled:
+            self._refill_scheduled = True
+            self._loop.call_later(max(1 / self.max_rate, 0.005), self._refilled_wake)
+
+    def _refilled_wake(self) -> None:
+        self._refill_scheduled = False
+        self._wake.set()
+
     def _publish_some(self) -> None:
         # Never hold our lock while calling into paho: paho holds its own lock while it calls
         # _published, and taking both in opposite orders deadlocks.
@@ -219,7 +238,15 @@ class EdgeLink:
             busy = set(self._inflight.values())
         if room <= 0:
             return
+        self._refill()
         for row in self.outbox.unsent(room, exclude=busy):
+            if row.kind != wire.Kind.ALARM.value:
+                # Fire alarms are never held back; everything else spends a token, so a long
+                # replay cannot flood the broker and the cloud ahead of live traffic.
+                if self._tokens < 1:
+                    self._wake_when_refilled()
+                    break
+                self._tokens -= 1
             topic = str(wire.Topic(self.site, self.node, wire.Kind(row.kind)))
             info = self._client.publish(topic, row.payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:

@@ -149,6 +149,12 @@ def edge_run(
         typer.Option(help="serve Prometheus /metrics on this port (0: any free port)"),
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="address for /metrics")] = "127.0.0.1",
+    max_rate: Annotated[
+        float,
+        typer.Option(
+            min=1, help="messages per second at most, fire alarms excepted (bounds replay)"
+        ),
+    ] = 5000.0,
     verbose: bool = False,
 ) -> None:
     """Run the edge agent of one node."""
@@ -174,6 +180,7 @@ def edge_run(
             confirm_timeout_s=confirm_timeout,
             outbox_budget_bytes=budget,
             metrics=(metrics_host, metrics_port) if metrics_port is not None else None,
+            max_rate=max_rate,
         )
         await agent.run()
 

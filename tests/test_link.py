@@ -1,0 +1,88 @@
+"""The edge's MQTT link against a real broker: bounded replay, and fire alarms ahead of it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from edge.link import EdgeLink
+from edge.outbox import Outbox
+from tests.brokers import AmqttThread, MosquittoBroker
+
+SITE, NODE = "link-test", "n1"
+
+
+class Collector:
+    """Subscribes to the node's topics and notes when each message arrived."""
+
+    def __init__(self, broker: MosquittoBroker | AmqttThread) -> None:
+        self.arrivals: list[tuple[float, str, bytes]] = []
+        self.ready = threading.Event()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"c-{uuid.uuid4().hex[:6]}"
+        )
+        self.client.on_message = lambda _c, _u, m: self.arrivals.append(
+            (time.monotonic(), m.topic.rsplit("/", 1)[-1], bytes(m.payload))
+        )
+        self.client.on_subscribe = lambda *_: self.ready.set()
+        self.client.connect(broker.address.host, broker.address.port)
+        self.client.loop_start()
+        self.client.subscribe(f"sw/v1/{SITE}/{NODE}/+", qos=1)
+        assert self.ready.wait(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+async def test_replay_is_rate_bounded_and_a_fire_alarm_overtakes_it(
+    broker: MosquittoBroker | AmqttThread, tmp_path: Path
+) -> None:
+    collector = Collector(broker)
+    outbox = Outbox(tmp_path / "o.db")
+    for i in range(150):
+        outbox.add("event", lambda seq, i=i: f"event {i}".encode())
+    link = EdgeLink(
+        SITE,
+        NODE,
+        broker.address,
+        outbox,
+        on_connected=lambda boot: None,
+        on_command=lambda command: None,
+        max_rate=50,
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        async with asyncio.timeout(10):
+            while sum(1 for _, kind, _ in collector.arrivals if kind == "event") < 60:
+                await asyncio.sleep(0.02)
+        outbox.add("alarm", lambda seq: b"fire")
+        raised = time.monotonic()
+        link.wake()
+        async with asyncio.timeout(10):
+            while not any(kind == "alarm" for _, kind, _ in collector.arrivals):
+                await asyncio.sleep(0.01)
+        alarm_at = next(at for at, kind, _ in collector.arrivals if kind == "alarm")
+        events_before = sum(
+            1 for at, kind, _ in collector.arrivals if kind == "event" and at < alarm_at
+        )
+        assert alarm_at - raised < 0.5, "the fire alarm waited behind the replay"
+        assert events_before < 150, "the fire alarm came only after the whole backlog"
+        async with asyncio.timeout(15):
+            while sum(1 for _, kind, _ in collector.arrivals if kind == "event") < 150:
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        collector.close()
+        outbox.close()
+    times = sorted(at for at, kind, _ in collector.arrivals if kind == "event")
+    # 150 events at 50/s with a full bucket of 50 to start: at least about 2 s.
+    assert times[-1] - times[0] >= 1.8
+    order = [payload for _, kind, payload in collector.arrivals if kind == "event"]
+    assert order == [f"event {i}".encode() for i in range(150)], "the backlog went out in order"
