@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.api import alarms, console, nodes
+from cloud.api import alarms, console, gaps, nodes
 from sitewatch import __version__
 from sitewatch.siteconfig import Site
 
@@ -20,5 +20,6 @@ def create_app(sessions: sessionmaker[Session], sites: dict[str, Site]) -> FastA
     app.state.sites = sites
     app.include_router(alarms.router)
     app.include_router(nodes.router)
+    app.include_router(gaps.router)
     app.include_router(console.router)
     return app

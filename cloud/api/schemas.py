@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _FromRecord(BaseModel):
@@ -85,3 +85,28 @@ class CardReadOut(_FromRecord):
     format: str
     source_ts: int
     received_at: datetime
+
+
+class GapOut(BaseModel):
+    """A range of a stream's seqs the cloud has not stored (and that was not dead-lettered)."""
+
+    site: str
+    node: str
+    stream: str
+    first_missing: int
+    last_missing: int
+    count: int
+    since: datetime = Field(description="when the first stored message after the gap arrived")
+    age_s: float = Field(description="seconds since `since`; a young gap may still be filled")
+
+
+class GapSummaryOut(BaseModel):
+    """A node's most recently active stream: how much of 1..highest_seq is stored or missing."""
+
+    site: str
+    node: str
+    stream: str | None = Field(description="null when the node has sent nothing yet")
+    highest_seq: int
+    stored: int
+    missing: int
+    gaps: int

@@ -1,0 +1,101 @@
+"""Gap endpoints: the seqs of a node's streams that the cloud has not stored."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from cloud import gaps
+from cloud.api.deps import SessionDep
+from cloud.api.schemas import GapOut, GapSummaryOut
+from cloud.models import utcnow
+from sitewatch.siteconfig import Site
+
+router = APIRouter(tags=["gaps"])
+
+
+def _site_of(sites: dict[str, Site], node: str, site: str | None) -> str:
+    """The site of a configured node; `site` may be left out when only one site has `node`."""
+    if site is not None:
+        if site not in sites or node not in sites[site].nodes:
+            raise HTTPException(404, f"node {node!r} is not configured in site {site!r}")
+        return site
+    owners = sorted(s.id for s in sites.values() if node in s.nodes)
+    if not owners:
+        raise HTTPException(404, f"node {node!r} is not configured in any site")
+    if len(owners) > 1:
+        raise HTTPException(
+            400, f"node {node!r} is in several sites ({', '.join(owners)}): give ?site="
+        )
+    return owners[0]
+
+
+@router.get(
+    "/api/nodes/{node}/gaps",
+    response_model=list[GapOut],
+    summary="Missing seq ranges of a node's streams, newest stream first",
+)
+def list_node_gaps(
+    request: Request,
+    session: SessionDep,
+    node: str,
+    site: Annotated[
+        str | None, Query(description="needed only if several sites have the node")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> list[GapOut]:
+    site_id = _site_of(request.app.state.sites, node, site)
+    now = utcnow()
+    return [
+        GapOut(
+            site=gap.site,
+            node=gap.node,
+            stream=gap.stream,
+            first_missing=gap.first_missing,
+            last_missing=gap.last_missing,
+            count=gap.count,
+            since=gap.since,
+            age_s=gap.age_s(now),
+        )
+        for gap in gaps.node_gaps(session, site_id, node)[:limit]
+    ]
+
+
+@router.get(
+    "/api/gaps",
+    response_model=list[GapSummaryOut],
+    summary="Per node: stored and missing seqs of its most recently active stream",
+)
+def list_gaps(request: Request, session: SessionDep) -> list[GapSummaryOut]:
+    current = gaps.current_streams(session)
+    result = []
+    for site in request.app.state.sites.values():
+        for node in site.nodes:
+            stats = current.get((site.id, node))
+            if stats is None:
+                result.append(
+                    GapSummaryOut(
+                        site=site.id,
+                        node=node,
+                        stream=None,
+                        highest_seq=0,
+                        stored=0,
+                        missing=0,
+                        gaps=0,
+                    )
+                )
+                continue
+            found = gaps.stream_gaps(session, stats)
+            result.append(
+                GapSummaryOut(
+                    site=site.id,
+                    node=node,
+                    stream=stats.stream,
+                    highest_seq=stats.highest_seq,
+                    stored=stats.stored,
+                    missing=found.missing,
+                    gaps=len(found.gaps),
+                )
+            )
+    return result
