@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -10,7 +12,13 @@ from sitewatch import __version__
 from sitewatch.siteconfig import Site
 
 
-def create_app(sessions: sessionmaker[Session], sites: dict[str, Site]) -> FastAPI:
+class CommandSender(Protocol):
+    def send_command(self, site: str, node: str, name: str, args: dict[str, Any]) -> bool: ...
+
+
+def create_app(
+    sessions: sessionmaker[Session], sites: dict[str, Site], commands: CommandSender | None = None
+) -> FastAPI:
     app = FastAPI(
         title="Sitewatch cloud API",
         version=__version__,
@@ -18,6 +26,7 @@ def create_app(sessions: sessionmaker[Session], sites: dict[str, Site]) -> FastA
     )
     app.state.sessions = sessions
     app.state.sites = sites
+    app.state.commands = commands
     app.include_router(alarms.router)
     app.include_router(nodes.router)
     app.include_router(gaps.router)

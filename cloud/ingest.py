@@ -116,6 +116,13 @@ class Ingest:
         self._client.connect_async(self.broker.host, self.broker.port, keepalive=15)
         self._client.loop_start()
 
+    def send_command(self, site: str, node: str, name: str, args: dict[str, Any]) -> bool:
+        """Publish a command to one edge node; False if the broker is not reachable now."""
+        command = wire.Command(site=site, node=node, name=name, args=args, ts=wire.now_ms())
+        topic, payload = wire.encode(command)
+        info = self._client.publish(topic, payload, qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS and self.connected.is_set()
+
     def stop(self) -> None:
         self._queue.put(None)
         if self._worker is not None:

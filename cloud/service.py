@@ -34,7 +34,6 @@ class CloudService:
         self.engine = make_engine(settings.db_url)
         create_schema(self.engine)
         self.sessions = session_factory(self.engine)
-        self.app = create_app(self.sessions, self.sites)
         self.ingest = Ingest(
             self.sites,
             self.sessions,
@@ -42,6 +41,7 @@ class CloudService:
             client_id=settings.client_id,
             ack_interval_s=settings.ack_interval_s,
         )
+        self.app = create_app(self.sessions, self.sites, self.ingest)
         config = uvicorn.Config(
             self.app,
             host=settings.http_host,

@@ -235,3 +235,28 @@ async def test_the_edge_serves_prometheus_metrics(stack: Stack) -> None:
     assert samples[("sitewatch_poll_errors_total", leak)] == 0.0
     event_kind = tuple(sorted((*node, ("kind", "event"))))
     assert samples[("sitewatch_outbox_confirmed_total", event_kind)] > 0
+
+
+async def test_the_cloud_can_ask_a_node_for_a_rebirth(stack: Stack) -> None:
+    from sqlalchemy import func, select
+
+    from cloud.models import StoredMessage
+
+    await _node_up(stack)
+
+    def births() -> int:
+        with stack.cloud.sessions() as session:
+            query = select(func.count()).where(StoredMessage.kind == "birth")
+            return int(session.scalar(query) or 0)
+
+    before = births()
+    response = await stack.api.post("/api/nodes/pumproom/rebirth")
+    assert response.status_code == 202, response.text
+
+    async def another_birth() -> bool:
+        return births() > before
+
+    await eventually(another_birth)
+    missing = await stack.api.post("/api/nodes/boiler-room/rebirth")
+    assert missing.status_code == 404
+    assert "boiler-room" in missing.json()["detail"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 
 from cloud.api.deps import SessionDep
@@ -107,3 +107,22 @@ def list_reads(
             out.lane, out.direction = config.lane, config.direction
         result.append(out)
     return result
+
+
+@router.post(
+    "/api/nodes/{node}/rebirth",
+    status_code=202,
+    summary="Ask an edge node to re-send its birth (every current value)",
+    responses={404: {"description": "no such node"}, 503: {"description": "broker not reachable"}},
+)
+def request_rebirth(request: Request, node: str, site: str | None = None) -> dict[str, str]:
+    sites = request.app.state.sites
+    matches = [s for s in sites.values() if node in s.nodes and (site is None or s.id == site)]
+    if not matches:
+        raise HTTPException(404, f"node '{node}' is not in any configured site")
+    if len(matches) > 1:
+        raise HTTPException(400, f"node '{node}' is in several sites; say which with ?site=")
+    commands = request.app.state.commands
+    if commands is None or not commands.send_command(matches[0].id, node, "rebirth", {}):
+        raise HTTPException(503, "the broker is not reachable; the command was not sent")
+    return {"status": "sent", "site": matches[0].id, "node": node}
