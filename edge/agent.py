@@ -119,6 +119,20 @@ class EdgeAgent:
             )
             self._add(wire.Kind.EVENT, wire.Event, items=[beat])
 
+    async def _telemetry(self) -> None:
+        """Sample every analog point for trends and charts, batched into one message."""
+        while True:
+            await asyncio.sleep(self.node.telemetry_s)
+            samples = [
+                value
+                for poller in self.pollers.values()
+                for value in poller.snapshot()
+                if value.quality is wire.Quality.GOOD
+                and poller.device.points[value.point].is_analog
+            ]
+            if samples:
+                self._add(wire.Kind.TELEMETRY, wire.Telemetry, samples=samples)
+
     def _tapped(self, tap: wire.CardTap) -> None:
         self._add(wire.Kind.EVENT, wire.Event, items=[tap])
 
@@ -171,6 +185,8 @@ class EdgeAgent:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.link.run())
                 group.create_task(self._heartbeats())
+                if self.pollers:
+                    group.create_task(self._telemetry())
                 if self.node.readers:
                     group.create_task(self.readers.run())
                 for poller in self.pollers.values():

@@ -281,6 +281,7 @@ def load_site(path: str | Path) -> Site:
             dict(node.buses),
             devices,
             dict(node.readers),
+            node.telemetry_s,
         )
 
     if doc.problems:

@@ -269,6 +269,9 @@ class ScanPeriods(_Strict):
 class NodeConfig(_Strict):
     name: str = Field(min_length=1, max_length=120)
     heartbeat_s: int = Field(default=30, ge=5, le=300)
+    telemetry_s: int = Field(
+        default=60, ge=1, le=3600, description="how often analog values are sampled for trends"
+    )
     scan: ScanPeriods = Field(default_factory=ScanPeriods)
     buses: dict[Ident, Bus] = Field(default_factory=dict)
     devices: dict[Ident, DeviceConfig] = Field(default_factory=dict)
@@ -340,6 +343,7 @@ class Node:
     buses: dict[str, TcpBus | RtuBus]
     devices: dict[str, Device]
     readers: dict[str, ReaderConfig] = field(default_factory=dict)
+    telemetry_s: int = 60
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,11 @@ async def stack(
         room = PumpRoom(sim)
         await room.normal()
         cloud = CloudService(cloud_settings(broker, tmp_path), {example_site.id: example_site})
-        edge = EdgeAgent(sim.site_for_edge(), "pumproom", broker.address, tmp_path / "edge")
+        edge_site = sim.site_for_edge()
+        # Sample telemetry every second rather than every minute, so tests see it.
+        nodes = {**edge_site.nodes, "pumproom": replace(edge_site.nodes["pumproom"], telemetry_s=1)}
+        edge_site = replace(edge_site, nodes=nodes)
+        edge = EdgeAgent(edge_site, "pumproom", broker.address, tmp_path / "edge")
         async with asyncio.TaskGroup() as group:
             cloud_task = group.create_task(cloud.run())
             await cloud.started()

@@ -260,3 +260,28 @@ async def test_the_cloud_can_ask_a_node_for_a_rebirth(stack: Stack) -> None:
     missing = await stack.api.post("/api/nodes/boiler-room/rebirth")
     assert missing.status_code == 404
     assert "boiler-room" in missing.json()["detail"]
+
+
+async def test_analog_values_are_sampled_as_telemetry(stack: Stack) -> None:
+    from sqlalchemy import select
+
+    from cloud.models import StoredMessage
+
+    await _node_up(stack)
+    assert stack.edge.node.telemetry_s == 1  # the fixture's; the example site says 60
+
+    def telemetry() -> list[dict[str, Any]]:
+        with stack.cloud.sessions() as session:
+            query = select(StoredMessage.payload).where(StoredMessage.kind == "telemetry")
+            return list(session.scalars(query))
+
+    async def sampled() -> list[dict[str, Any]]:
+        return telemetry()
+
+    (message, *_) = await eventually(sampled)
+    points = {(s["device"], s["point"]) for s in message["samples"]}
+    assert ("supply-pressure", "pressure") in points
+    assert ("fire-tank", "level") in points
+    assert all(
+        p not in points for p in [("fire-pump-1", "running"), ("fire-pump-1", "start_cause")]
+    )
