@@ -10,6 +10,7 @@ import asyncio
 import logging
 import math
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -86,6 +87,7 @@ class DevicePoller:
         self.online: bool | None = None
         self.failures = 0
         self.error_count = 0
+        self.polls: Counter[ScanClass] = Counter()
         self.last_error: str | None = None
         # One request cycle at a time per device: a dead device never has more than one
         # request waiting on the bus, so others wait at most one of its timeouts.
@@ -135,6 +137,7 @@ class DevicePoller:
             async with self._cycle:
                 # Checked under the lock: another scan class may have just probed this device.
                 if self.online is not False or loop.time() >= self._next_probe:
+                    self.polls[scan] += 1
                     await self.poll_once(blocks)
                     if self.online is False:
                         self._next_probe = loop.time() + self._probe_interval

@@ -19,7 +19,7 @@ from simulators.modbus_server import ModbusSimulator
 from simulators.pumproom import healthy_value
 from sitewatch import wire
 from sitewatch.configload import load_site
-from sitewatch.siteconfig import Site
+from sitewatch.siteconfig import ScanClass, Site
 
 SITE = Path(__file__).parent / "sites" / "rtu-bus.yaml"
 FAST_S = 0.25
@@ -218,3 +218,13 @@ def test_bus_settings_come_from_the_site_file() -> None:
     assert bus_settings(bus) == BusSettings(
         "rtu", serial_port="/dev/ttyUSB0", baudrate=19200, parity="N", stopbits=1, timeout_s=0.3
     )
+
+
+async def test_each_scan_class_is_polled_at_its_own_period(line: Line) -> None:
+    relay = line.pollers["gate-relay"]  # fast: barrier limits and loop; normal: relays
+    before = dict(relay.polls)
+    await asyncio.sleep(2.0)  # the test is about how often polls happen in this time
+    fast = relay.polls[ScanClass.FAST] - before.get(ScanClass.FAST, 0)
+    normal = relay.polls[ScanClass.NORMAL] - before.get(ScanClass.NORMAL, 0)
+    assert 6 <= fast <= 9, f"fast (250 ms) polls in 2 s: {fast}"
+    assert 1 <= normal <= 3, f"normal (1 s) polls in 2 s: {normal}"
