@@ -18,6 +18,7 @@ class Fault(StrEnum):
     BAD_CRC = "bad_crc"
     SHORT = "short"
     EXCEPTION = "exception"
+    STUCK = "stuck"  # answers normally, but a write does not take (outputs do the opposite)
 
 
 SERVER_DEVICE_FAILURE = 4

@@ -4,6 +4,7 @@ Modbus RTU server on a pseudo-terminal per RTU bus, with per-device fault inject
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import struct
 from types import TracebackType
@@ -11,6 +12,7 @@ from types import TracebackType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
+from pymodbus.simulator.simdevice import SimAction
 
 from simulators.faults import Fault, FaultInjector
 from simulators.serial_link import NullModem
@@ -51,7 +53,7 @@ def _width(spec: PointSpec) -> int:
     return 2 if spec.value_type in (DataType.INT32, DataType.UINT32, DataType.FLOAT32) else 1
 
 
-def _sim_device(device: Device) -> SimDevice:
+def _sim_device(device: Device, action: SimAction | None = None) -> SimDevice:
     blocks = []
     for table in _TABLE_ORDER:
         size = max(
@@ -61,7 +63,7 @@ def _sim_device(device: Device) -> SimDevice:
             blocks.append([SimData(0, count=size, values=False, datatype=SimType.BITS)])
         else:
             blocks.append([SimData(0, count=size, values=0, datatype=SimType.REGISTERS)])
-    return SimDevice(id=device.unit, simdata=tuple(blocks))
+    return SimDevice(id=device.unit, simdata=tuple(blocks), action=action)
 
 
 class ModbusSimulator:
@@ -76,6 +78,7 @@ class ModbusSimulator:
         self.serial_paths: dict[str, str] = {}
         self._servers: dict[str, ModbusTcpServer | ModbusSerialServer] = {}
         self._injectors: dict[str, FaultInjector] = {}
+        self._stuck: set[str] = set()
         self._lines: list[NullModem] = []
         self._words: dict[tuple[str, Table, int], int] = {}
         self.values: dict[tuple[str, str], bool | int | float] = {}
@@ -95,7 +98,11 @@ class ModbusSimulator:
     async def start(self) -> None:
         port = self._requested_port
         for bus_id, bus in self.node.buses.items():
-            devices = [_sim_device(d) for d in self.node.devices.values() if d.bus == bus_id]
+            devices = [
+                _sim_device(d, functools.partial(self._on_access, d.id))
+                for d in self.node.devices.values()
+                if d.bus == bus_id
+            ]
             if not devices:
                 continue
             injector = FaultInjector(rtu=isinstance(bus, RtuBus))
@@ -145,13 +152,29 @@ class ModbusSimulator:
         return site
 
     def fault(self, device_id: str, fault: Fault | None) -> None:
-        """Make a device misbehave on the wire (or behave again, with None)."""
+        """Make a device misbehave (or behave again, with None)."""
         device = self.node.devices[device_id]
         faults = self._injectors[device.bus].faults
-        if fault is None:
-            faults.pop(device.unit, None)
-        else:
+        self._stuck.discard(device_id)
+        faults.pop(device.unit, None)
+        if fault is Fault.STUCK:
+            self._stuck.add(device_id)
+        elif fault is not None:
             faults[device.unit] = fault
+
+    async def _on_access(
+        self,
+        device_id: str,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        current: list[int],
+        written: list[int] | list[bool] | None,
+    ) -> None:
+        """A stuck device acknowledges writes but its outputs do the opposite of what was asked."""
+        if written is not None and device_id in self._stuck:
+            written[:] = [(not v) if isinstance(v, bool) else (v ^ 0xFFFF) for v in written]
 
     async def set(self, device_id: str, point: str, value: bool | int | float | str) -> None:
         """Make `device_id` report `value` (engineering units, or a state name) for `point`."""

@@ -204,6 +204,15 @@ async def test_relay_write_is_verified_by_reading_back(line: Line) -> None:
     with pytest.raises(DeviceError, match="Modbus exception 4"):
         await line.bus.write(relay.unit, spec, True)
 
+    # A relay that acknowledges the write but does not switch is caught by the read-back.
+    line.sim.fault("gate-relay", Fault.STUCK)
+    with pytest.raises(
+        DeviceError, match="read-back of relay1 on unit 5 gave False, expected True"
+    ):
+        await line.bus.write(relay.unit, spec, True)
+    line.sim.fault("gate-relay", None)
+    await line.bus.write(relay.unit, spec, True)
+
 
 async def test_input_registers_cannot_be_written(line: Line) -> None:
     pressure = line.site.nodes["garage"].devices["pressure"]
