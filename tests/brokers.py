@@ -90,6 +90,14 @@ class AmqttThread:
         self._thread.join(5)
 
 
+def chosen_broker() -> str:
+    """Which broker the tests will use here: 'mosquitto' or 'amqtt'."""
+    wanted = os.environ.get("SITEWATCH_TEST_BROKER", "auto")
+    if wanted == "amqtt" or (wanted == "auto" and not shutil.which("mosquitto")):
+        return "amqtt"
+    return "mosquitto"
+
+
 @contextmanager
 def test_broker() -> Iterator[MosquittoBroker | AmqttThread]:
     """Mosquitto if installed (SITEWATCH_TEST_BROKER=amqtt forces the embedded one)."""

@@ -19,10 +19,14 @@ from simulators.modbus_server import ModbusSimulator
 from simulators.pumproom import PumpRoom
 from sitewatch.configload import load_site
 from sitewatch.siteconfig import Site
-from tests.brokers import AmqttThread, MosquittoBroker, test_broker
+from tests.brokers import AmqttThread, MosquittoBroker, chosen_broker, test_broker
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SITE = ROOT / "config" / "site.example.yaml"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"sitewatch test broker: {chosen_broker()} (on a free port; SITEWATCH_TEST_BROKER overrides)"
 
 
 @pytest.fixture(scope="session")
