@@ -63,6 +63,7 @@ class Ingest:
         self._pending_acks: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         self._last_ack_flush = 0.0
         self._next_supervision = 0.0
+        self._watching_since = utcnow()
         self._worker: threading.Thread | None = None
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -171,7 +172,7 @@ class Ingest:
         self._next_supervision = now + SUPERVISE_EVERY_S
         try:
             with self.sessions.begin() as session:
-                for node in store.supervise(session, self.sites, utcnow()):
+                for node in store.supervise(session, self.sites, utcnow(), self._watching_since):
                     log.warning("node %s went silent: link trouble raised", node)
         except SQLAlchemyError as exc:
             log.error("link supervision failed, will retry: %s", exc)
@@ -201,6 +202,8 @@ class Ingest:
                 self._client.ack(incoming.mid, incoming.qos)
         for stored in confirmations:
             self._pending_acks[(stored.site, stored.node, stored.stream)].append(stored.seq)
+            if stored.rebirth:
+                self.send_command(stored.site, stored.node, "rebirth", {})
         self.stored_count += len(batch)
         if self.on_stored is not None:
             self.on_stored()

@@ -35,6 +35,7 @@ class Stored:
     stream: str
     seq: int
     duplicate: bool
+    rebirth: bool = False  # the node came back without a birth: ask it for one
 
 
 def _node(session: Session, site: str, node: str) -> NodeRecord:
@@ -141,15 +142,22 @@ def silence_limit_s(heartbeat_s: int) -> float:
     return min(2 * heartbeat_s + 10, 90)
 
 
-def supervise(session: Session, sites: dict[str, Site], now: datetime) -> list[str]:
-    """Mark nodes that went silent; returns their names. Run on a clock, not on messages."""
+def supervise(
+    session: Session, sites: dict[str, Site], now: datetime, watching_since: datetime | None = None
+) -> list[str]:
+    """Mark nodes that went silent; returns their names. Run on a clock, not on messages.
+
+    `watching_since`: when this cloud began listening. Silence before that is the cloud's own
+    outage, not the node's, and the node's backlog is still on its way.
+    """
     lost = []
     for node in session.scalars(select(NodeRecord).where(NodeRecord.online.is_(True))):
         site = sites.get(node.site)
         if site is None or node.node not in site.nodes or node.last_seen is None:
             continue
         limit = silence_limit_s(site.nodes[node.node].heartbeat_s)
-        silent = (now - node.last_seen).total_seconds()
+        heard = max(node.last_seen, watching_since) if watching_since else node.last_seen
+        silent = (now - heard).total_seconds()
         if silent > limit:
             _link_lost(session, site, node, f"silent for {silent:.0f} s (limit {limit:.0f} s)")
             lost.append(f"{node.site}/{node.node}")
@@ -172,7 +180,7 @@ def _apply_death(session: Session, sites: dict[str, Site], msg: wire.Death) -> N
     node = _node(session, msg.site, msg.node)
     # A death from an older connection must not take down the node's current session.
     if node.boot == msg.boot and node.stream == msg.stream and node.online:
-        _link_lost(session, sites[msg.site], node, "connection lost (MQTT will)")
+        _link_lost(session, sites[msg.site], node, "node stopped or connection lost (death)")
 
 
 def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Stored | None:
@@ -216,9 +224,12 @@ def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Sto
         node.software, node.config_hash, node.last_birth = msg.software, msg.config_hash, utcnow()
     elif msg.stream == node.stream and msg.boot >= node.boot:
         node.online = True
+    rebirth = False
     if node.online and not was_online:
         site = sites[msg.site]
         engine.on_node_link(session, site.id, site.nodes[msg.node], False, "data again", utcnow())
+        # Its values were marked stale; only a birth brings every one of them up to date.
+        rebirth = not isinstance(msg, wire.Birth)
     items = msg.points + msg.devices if isinstance(msg, wire.Birth) else getattr(msg, "items", [])
     if isinstance(msg, wire.Telemetry):
         items = msg.samples
@@ -231,7 +242,7 @@ def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Sto
             _apply_heartbeat(session, sites, msg, item)
         else:
             _apply_device(session, sites, msg, item)
-    return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=False)
+    return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=False, rebirth=rebirth)
 
 
 def dead_letter(session: Session, topic: str, payload: bytes, reason: str) -> None:

@@ -90,6 +90,7 @@ class Outbox:
                 f"SELECT COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * {ROW_OVERHEAD} FROM outbox"
             ).fetchone()[0]
         )
+        self.enforce_budget()
 
     def __enter__(self) -> Outbox:
         return self
@@ -221,6 +222,8 @@ class Outbox:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            if self.over_budget:
+                self.over_budget = self._bytes > (self.budget_bytes or 0)
             return sum(kinds.values())
 
     def requeue_unconfirmed(self, older_than_s: float) -> int:

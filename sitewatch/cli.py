@@ -138,11 +138,15 @@ def edge_run(
     state_dir: Annotated[Path, typer.Option(help="where the outbox lives")] = Path("var/edge"),
     confirm_timeout: Annotated[
         float,
-        typer.Option(help="seconds to wait for the cloud's confirmation before publishing again"),
+        typer.Option(
+            min=1, help="seconds to wait for the cloud's confirmation before publishing again"
+        ),
     ] = 30.0,
     outbox_budget_mb: Annotated[
         float | None,
-        typer.Option(help="disk budget of the outbox; past it the oldest telemetry goes first"),
+        typer.Option(
+            min=1, help="disk budget of the outbox; past it the oldest telemetry goes first"
+        ),
     ] = None,
     metrics_port: Annotated[
         int | None,

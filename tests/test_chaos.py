@@ -9,7 +9,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -62,7 +62,10 @@ def _assert_lossless(rig: ChaosRig, fault_began: float) -> None:
 
     fire = wait_for(fire_after_fault, 30, "a fire alarm from the fault window reached the cloud")
     _, received = fire[0]  # type: ignore[index]
-    delay = datetime.fromisoformat(received).timestamp() - recovered
+    received_at = datetime.fromisoformat(received)
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=UTC)  # SQLite keeps UTC without the zone
+    delay = received_at.timestamp() - recovered
     assert delay <= FIRE_AFTER_RECOVERY_S, (
         f"fire alarm reached the cloud {delay:.1f} s after recovery"
     )

@@ -165,7 +165,7 @@ def test_a_resent_old_birth_does_not_move_the_boot_back(
     assert (link.category, link.active, link.value) == (
         "trouble",
         True,
-        "connection lost (MQTT will)",
+        "node stopped or connection lost (death)",
     )
     # Data again clears it.
     apply(sessions, example_site, _birth(21, 6))
@@ -245,3 +245,41 @@ def test_an_edge_over_its_disk_budget_is_a_trouble(
     apply(sessions, example_site, beat(2, True))
     (disk,) = _alarms(sessions, "(link)")
     assert (disk.condition, disk.category, disk.active) == ("disk", "trouble", True)
+
+
+def test_a_node_back_without_a_birth_is_asked_for_one(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    from datetime import timedelta
+
+    from cloud.models import NodeRecord
+
+    apply(sessions, example_site, _birth(1, 1))
+    with sessions() as session:
+        seen = session.scalars(select(NodeRecord)).one().last_seen
+    sites = {example_site.id: example_site}
+    with sessions.begin() as session:
+        store.supervise(session, sites, seen + timedelta(seconds=95))
+    stored = apply(sessions, example_site, event(2, point("pumproom-leak", "zone1", False, 5)))
+    assert stored is not None and stored.rebirth is True
+    again = apply(sessions, example_site, event(3, point("pumproom-leak", "zone1", False, 6)))
+    assert again is not None and again.rebirth is False
+
+
+def test_a_cloud_just_started_does_not_blame_nodes_for_its_own_outage(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    from datetime import timedelta
+
+    from cloud.models import NodeRecord
+
+    apply(sessions, example_site, _birth(1, 1))
+    with sessions() as session:
+        seen = session.scalars(select(NodeRecord)).one().last_seen
+    sites = {example_site.id: example_site}
+    started = seen + timedelta(seconds=600)  # the cloud was down for ten minutes
+    with sessions.begin() as session:
+        assert store.supervise(session, sites, started + timedelta(seconds=30), started) == []
+    with sessions.begin() as session:
+        lost = store.supervise(session, sites, started + timedelta(seconds=95), started)
+    assert lost == ["harbour-view/pumproom"]
