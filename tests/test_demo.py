@@ -75,7 +75,12 @@ def test_demo_runs_the_whole_stack_and_stops_cleanly_on_ctrl_c(
         assert all(d["online"] for d in nodes["pumproom"]["devices"]), nodes["pumproom"]
     finally:
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=30)
+        try:
+            rest, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave a demo running behind the test run
+            rest, _ = process.communicate()
+            rest += "\n(the demo did not stop within 30 s of Ctrl-C and was killed)"
     assert process.returncode == 0, rest
     assert "Traceback" not in output + rest
     assert "stopped." in rest
