@@ -39,8 +39,10 @@ class EdgeLink:
         on_command: Callable[[wire.Command], None],
         confirm_timeout_s: float = 30.0,
         max_rate: float = 5000.0,
+        max_unconfirmed: int = 2000,
     ) -> None:
         self.site = site
+        self.max_unconfirmed = max_unconfirmed
         self.max_rate = max_rate
         self._tokens = max_rate
         self._refilled = time.monotonic()
@@ -126,8 +128,10 @@ class EdgeLink:
             if seq is None:
                 # The PUBACK beat publish() returning its mid to the pump; it settles it there.
                 self._early_pubacks[mid] = time.monotonic()
-        if seq is not None:
-            self.outbox.mark_handed_over(seq)
+            else:
+                # Under our lock, so the pump never sees a row that is neither in flight nor
+                # counted as handed over (it would overfill the confirmation window).
+                self.outbox.mark_handed_over(seq)
         self._call(self._wake.set)
 
     def _message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -148,6 +152,7 @@ class EdgeLink:
             if decoded.stream == self.outbox.stream:
                 self.outbox.confirm(decoded.ranges)
                 self.last_confirmed_ms = wire.now_ms()
+                self._call(self._wake.set)  # room in the confirmation window again
                 if decoded.ts is not None:
                     # Acks go out at once after a commit: the transit time is small next to the
                     # 5 s the clock may be off (GA/T 1742).
@@ -236,11 +241,18 @@ class EdgeLink:
                 del self._early_pubacks[mid]
             room = PUBLISH_WINDOW - len(self._inflight)
             busy = set(self._inflight.values())
+            # End-to-end flow control: no more than max_unconfirmed rows may wait for the
+            # cloud's confirmation, so a slow cloud is not buried and the broker's queue stays
+            # short (fire alarms are exempt).
+            backlog_room = self.max_unconfirmed - self.outbox.handed_over - len(busy)
         if room <= 0:
             return
         self._refill()
         for row in self.outbox.unsent(room, exclude=busy):
             if row.kind != wire.Kind.ALARM.value:
+                if backlog_room <= 0:
+                    break
+                backlog_room -= 1
                 # Fire alarms are never held back; everything else spends a token, so a long
                 # replay cannot flood the broker and the cloud ahead of live traffic.
                 if self._tokens < 1:
@@ -256,5 +268,5 @@ class EdgeLink:
                 acked_early = self._early_pubacks.pop(info.mid, None) is not None
                 if not acked_early:
                     self._inflight[info.mid] = row.seq
-            if acked_early:
-                self.outbox.mark_handed_over(row.seq)
+                if acked_early:
+                    self.outbox.mark_handed_over(row.seq)

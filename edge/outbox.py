@@ -90,6 +90,12 @@ class Outbox:
                 f"SELECT COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * {ROW_OVERHEAD} FROM outbox"
             ).fetchone()[0]
         )
+        # Rows the broker has but the cloud has not confirmed: the edge's flow-control window.
+        self.handed_over = int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM outbox WHERE state = ?", (HANDED_OVER,)
+            ).fetchone()[0]
+        )
         self.enforce_budget()
 
     def __enter__(self) -> Outbox:
@@ -163,13 +169,14 @@ class Outbox:
                 sizes = self._db.execute(
                     "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE kind IN "
                     f"({','.join('?' * len(EVICTABLE_KINDS))}) ORDER BY seq LIMIT ?) "
-                    "RETURNING LENGTH(payload)",
+                    "RETURNING LENGTH(payload), state",
                     (*EVICTABLE_KINDS, EVICT_BATCH),
                 ).fetchall()
                 if not sizes:
                     break
                 evicted += len(sizes)
-                self._bytes -= sum(size or 0 for (size,) in sizes) + len(sizes) * ROW_OVERHEAD
+                self._bytes -= sum(size or 0 for size, _ in sizes) + len(sizes) * ROW_OVERHEAD
+                self.handed_over -= sum(state == HANDED_OVER for _, state in sizes)
                 self._bump("evicted:telemetry", len(sizes))
             self.over_budget = self._bytes > self.budget_bytes
         return evicted
@@ -198,10 +205,10 @@ class Outbox:
 
     def mark_handed_over(self, seq: int) -> None:
         with self._lock:
-            self._db.execute(
+            self.handed_over += self._db.execute(
                 "UPDATE outbox SET state = ?, handed_ms = ? WHERE seq = ? AND state = ?",
                 (HANDED_OVER, int(time.time() * 1000), seq, UNSENT),
-            )
+            ).rowcount
 
     def confirm(self, ranges: list[tuple[int, int]]) -> int:
         """Delete rows the cloud has stored; returns how many went."""
@@ -210,12 +217,14 @@ class Outbox:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for low, high in ranges:
-                    for kind, size in self._db.execute(
-                        "DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING kind, LENGTH(payload)",
+                    for kind, size, state in self._db.execute(
+                        "DELETE FROM outbox WHERE seq BETWEEN ? AND ? "
+                        "RETURNING kind, LENGTH(payload), state",
                         (low, high),
                     ).fetchall():
                         kinds[kind] = kinds.get(kind, 0) + 1
                         self._bytes -= (size or 0) + ROW_OVERHEAD
+                        self.handed_over -= state == HANDED_OVER
                 for kind, count in kinds.items():
                     self._bump(f"confirmed:{kind}", count)
                 self._db.execute("COMMIT")
@@ -230,10 +239,12 @@ class Outbox:
         """Handed-over rows the cloud never confirmed go back to unsent, to be published again."""
         cutoff = int((time.time() - older_than_s) * 1000)
         with self._lock:
-            return self._db.execute(
+            requeued = self._db.execute(
                 "UPDATE outbox SET state = ?, handed_ms = NULL WHERE state = ? AND handed_ms < ?",
                 (UNSENT, HANDED_OVER, cutoff),
             ).rowcount
+            self.handed_over -= requeued
+            return requeued
 
     def status(self) -> dict[str, KindStatus]:
         """Per message kind: unsent, handed over, confirmed and evicted, and the oldest wait."""

@@ -86,3 +86,41 @@ async def test_replay_is_rate_bounded_and_a_fire_alarm_overtakes_it(
     assert times[-1] - times[0] >= 1.8
     order = [payload for _, kind, payload in collector.arrivals if kind == "event"]
     assert order == [f"event {i}".encode() for i in range(150)], "the backlog went out in order"
+
+
+async def test_without_confirmations_the_edge_stops_at_its_window_but_fire_still_goes(
+    broker: MosquittoBroker | AmqttThread, tmp_path: Path
+) -> None:
+    collector = Collector(broker)
+    outbox = Outbox(tmp_path / "o.db")
+    for i in range(100):
+        outbox.add("event", lambda seq, i=i: f"event {i}".encode())
+    # No cloud runs here: the broker acknowledges, nobody confirms.
+    link = EdgeLink(
+        SITE,
+        NODE,
+        broker.address,
+        outbox,
+        on_connected=lambda boot: None,
+        on_command=lambda command: None,
+        max_unconfirmed=20,
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        async with asyncio.timeout(10):
+            while outbox.handed_over < 20:
+                await asyncio.sleep(0.02)
+        outbox.add("alarm", lambda seq: b"fire")
+        link.wake()
+        async with asyncio.timeout(10):
+            while not any(kind == "alarm" for _, kind, _ in collector.arrivals):
+                await asyncio.sleep(0.02)
+        link.wake()
+        await asyncio.sleep(0.5)  # the test is that nothing more goes out in this time
+        assert sum(1 for _, kind, _ in collector.arrivals if kind == "event") == 20
+        assert outbox.status()["event"].unsent == 80
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        collector.close()
+        outbox.close()

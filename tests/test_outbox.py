@@ -87,3 +87,21 @@ def test_when_only_events_remain_over_budget_they_are_kept_and_flagged(tmp_path:
         outbox.enforce_budget()
         assert outbox.depth() == 1000
         assert outbox.over_budget is True
+
+
+def test_the_handed_over_count_follows_every_transition(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    with Outbox(path) as outbox:
+        for _ in range(5):
+            outbox.add("event", _payload())
+        for seq in (1, 2, 3):
+            outbox.mark_handed_over(seq)
+        outbox.mark_handed_over(3)  # a duplicate PUBACK counts once
+        assert outbox.handed_over == 3
+        outbox.confirm([(2, 4)])  # 2 and 3 were handed over, 4 was not
+        assert outbox.handed_over == 1
+        outbox.requeue_unconfirmed(older_than_s=0)
+        assert outbox.handed_over == 0
+        outbox.mark_handed_over(5)
+    with Outbox(path) as again:
+        assert again.handed_over == 1
