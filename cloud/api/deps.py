@@ -1,12 +1,14 @@
-"""FastAPI dependencies: a database session per request, from the app's session factory."""
+"""FastAPI dependencies: a database session per request, and which site a node belongs to."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
+
+from sitewatch.siteconfig import Site
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -15,3 +17,19 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def site_of_node(sites: dict[str, Site], node: str, site: str | None) -> str:
+    """The site of a configured node; `site` may be left out when only one site has `node`."""
+    if site is not None:
+        if site not in sites or node not in sites[site].nodes:
+            raise HTTPException(404, f"node {node!r} is not configured in site {site!r}")
+        return site
+    owners = sorted(s.id for s in sites.values() if node in s.nodes)
+    if not owners:
+        raise HTTPException(404, f"node {node!r} is not configured in any site")
+    if len(owners) > 1:
+        raise HTTPException(
+            400, f"node {node!r} is in several sites ({', '.join(owners)}): give ?site="
+        )
+    return owners[0]

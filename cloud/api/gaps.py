@@ -4,31 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from cloud import gaps
-from cloud.api.deps import SessionDep
+from cloud.api.deps import SessionDep, site_of_node
 from cloud.api.schemas import GapOut, GapSummaryOut
 from cloud.models import utcnow
-from sitewatch.siteconfig import Site
 
 router = APIRouter(tags=["gaps"])
-
-
-def _site_of(sites: dict[str, Site], node: str, site: str | None) -> str:
-    """The site of a configured node; `site` may be left out when only one site has `node`."""
-    if site is not None:
-        if site not in sites or node not in sites[site].nodes:
-            raise HTTPException(404, f"node {node!r} is not configured in site {site!r}")
-        return site
-    owners = sorted(s.id for s in sites.values() if node in s.nodes)
-    if not owners:
-        raise HTTPException(404, f"node {node!r} is not configured in any site")
-    if len(owners) > 1:
-        raise HTTPException(
-            400, f"node {node!r} is in several sites ({', '.join(owners)}): give ?site="
-        )
-    return owners[0]
 
 
 @router.get(
@@ -45,7 +28,7 @@ def list_node_gaps(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> list[GapOut]:
-    site_id = _site_of(request.app.state.sites, node, site)
+    site_id = site_of_node(request.app.state.sites, node, site)
     now = utcnow()
     return [
         GapOut(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 
-from cloud.api.deps import SessionDep
+from cloud.api.deps import SessionDep, site_of_node
 from cloud.api.schemas import CardReadOut, DeadLetterOut, DeviceOut, NodeOut, PointOut
 from cloud.models import CardReadRecord, DeadLetter, DeviceRecord, NodeRecord, PointRecord
 
@@ -116,13 +116,8 @@ def list_reads(
     responses={404: {"description": "no such node"}, 503: {"description": "broker not reachable"}},
 )
 def request_rebirth(request: Request, node: str, site: str | None = None) -> dict[str, str]:
-    sites = request.app.state.sites
-    matches = [s for s in sites.values() if node in s.nodes and (site is None or s.id == site)]
-    if not matches:
-        raise HTTPException(404, f"node '{node}' is not in any configured site")
-    if len(matches) > 1:
-        raise HTTPException(400, f"node '{node}' is in several sites; say which with ?site=")
+    site_id = site_of_node(request.app.state.sites, node, site)
     commands = request.app.state.commands
-    if commands is None or not commands.send_command(matches[0].id, node, "rebirth", {}):
+    if commands is None or not commands.send_command(site_id, node, "rebirth", {}):
         raise HTTPException(503, "the broker is not reachable; the command was not sent")
-    return {"status": "sent", "site": matches[0].id, "node": node}
+    return {"status": "sent", "site": site_id, "node": node}
