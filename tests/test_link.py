@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -40,12 +42,15 @@ class Collector:
         self.client.loop_stop()
 
 
-async def test_replay_is_rate_bounded_and_a_fire_alarm_overtakes_it(
-    broker: MosquittoBroker | AmqttThread, tmp_path: Path
-) -> None:
+@asynccontextmanager
+async def running_link(
+    broker: MosquittoBroker | AmqttThread, path: Path, backlog: int, **limits: float
+) -> AsyncIterator[tuple[Collector, Outbox, EdgeLink]]:
+    """A link publishing a backlog of `backlog` events from a fresh outbox, with no cloud: the
+    broker acknowledges, nobody confirms."""
     collector = Collector(broker)
-    outbox = Outbox(tmp_path / "o.db")
-    for i in range(150):
+    outbox = Outbox(path)
+    for i in range(backlog):
         outbox.add("event", lambda seq, i=i: f"event {i}".encode())
     link = EdgeLink(
         SITE,
@@ -54,33 +59,48 @@ async def test_replay_is_rate_bounded_and_a_fire_alarm_overtakes_it(
         outbox,
         on_connected=lambda boot: None,
         on_command=lambda command: None,
-        max_rate=50,
+        **limits,  # type: ignore[arg-type]
     )
     task = asyncio.create_task(link.run())
     try:
-        async with asyncio.timeout(10):
-            while sum(1 for _, kind, _ in collector.arrivals if kind == "event") < 60:
-                await asyncio.sleep(0.02)
+        yield collector, outbox, link
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        collector.close()
+        outbox.close()
+
+
+def _events(collector: Collector) -> int:
+    return sum(1 for _, kind, _ in collector.arrivals if kind == "event")
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_replay_is_rate_bounded_and_a_fire_alarm_overtakes_it(
+    broker: MosquittoBroker | AmqttThread, tmp_path: Path
+) -> None:
+    async with running_link(broker, tmp_path / "o.db", 150, max_rate=50) as (
+        collector,
+        outbox,
+        link,
+    ):
+        await _until(lambda: _events(collector) >= 60)
         outbox.add("alarm", lambda seq: b"fire")
         raised = time.monotonic()
         link.wake()
-        async with asyncio.timeout(10):
-            while not any(kind == "alarm" for _, kind, _ in collector.arrivals):
-                await asyncio.sleep(0.01)
+        await _until(lambda: any(kind == "alarm" for _, kind, _ in collector.arrivals))
         alarm_at = next(at for at, kind, _ in collector.arrivals if kind == "alarm")
         events_before = sum(
             1 for at, kind, _ in collector.arrivals if kind == "event" and at < alarm_at
         )
         assert alarm_at - raised < 0.5, "the fire alarm waited behind the replay"
         assert events_before < 150, "the fire alarm came only after the whole backlog"
-        async with asyncio.timeout(15):
-            while sum(1 for _, kind, _ in collector.arrivals if kind == "event") < 150:
-                await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        collector.close()
-        outbox.close()
+        await _until(lambda: _events(collector) >= 150, timeout=15)
     times = sorted(at for at, kind, _ in collector.arrivals if kind == "event")
     # 150 events at 50/s with a full bucket of 50 to start: at least about 2 s.
     assert times[-1] - times[0] >= 1.8
@@ -91,36 +111,16 @@ async def test_replay_is_rate_bounded_and_a_fire_alarm_overtakes_it(
 async def test_without_confirmations_the_edge_stops_at_its_window_but_fire_still_goes(
     broker: MosquittoBroker | AmqttThread, tmp_path: Path
 ) -> None:
-    collector = Collector(broker)
-    outbox = Outbox(tmp_path / "o.db")
-    for i in range(100):
-        outbox.add("event", lambda seq, i=i: f"event {i}".encode())
-    # No cloud runs here: the broker acknowledges, nobody confirms.
-    link = EdgeLink(
-        SITE,
-        NODE,
-        broker.address,
+    async with running_link(broker, tmp_path / "o.db", 100, max_unconfirmed=20) as (
+        collector,
         outbox,
-        on_connected=lambda boot: None,
-        on_command=lambda command: None,
-        max_unconfirmed=20,
-    )
-    task = asyncio.create_task(link.run())
-    try:
-        async with asyncio.timeout(10):
-            while outbox.handed_over < 20:
-                await asyncio.sleep(0.02)
+        link,
+    ):
+        await _until(lambda: outbox.handed_over >= 20)
         outbox.add("alarm", lambda seq: b"fire")
         link.wake()
-        async with asyncio.timeout(10):
-            while not any(kind == "alarm" for _, kind, _ in collector.arrivals):
-                await asyncio.sleep(0.02)
+        await _until(lambda: any(kind == "alarm" for _, kind, _ in collector.arrivals))
         link.wake()
         await asyncio.sleep(0.5)  # the test is that nothing more goes out in this time
-        assert sum(1 for _, kind, _ in collector.arrivals if kind == "event") == 20
+        assert _events(collector) == 20
         assert outbox.status()["event"].unsent == 80
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        collector.close()
-        outbox.close()

@@ -38,6 +38,14 @@ def event(seq: int, *items: wire.PointValue) -> wire.Event:
     )
 
 
+def _beat(seq: int, **fields: object) -> wire.Event:
+    """A heartbeat-only event, e.g. `_beat(2, clock_offset_ms=-7500)`."""
+    beat = wire.Heartbeat.model_validate({"ts": 1, **fields})
+    return wire.Event(
+        site="harbour-view", node="pumproom", stream=STREAM, seq=seq, boot=1, ts=1, items=[beat]
+    )
+
+
 def point(device: str, name: str, value: wire.Value, ts: int) -> wire.PointValue:
     return wire.PointValue(device=device, point=name, value=value, ts=ts)
 
@@ -205,23 +213,12 @@ def test_a_silent_node_gets_a_link_trouble_within_100_s(
 def test_a_clock_off_by_more_than_5_s_is_a_trouble(
     sessions: sessionmaker[Session], example_site: Site
 ) -> None:
-    def beat(seq: int, offset: int) -> wire.Event:
-        return wire.Event(
-            site="harbour-view",
-            node="pumproom",
-            stream=STREAM,
-            seq=seq,
-            boot=1,
-            ts=1,
-            items=[wire.Heartbeat(ts=1, clock_offset_ms=offset)],
-        )
-
-    apply(sessions, example_site, beat(1, 4_000))
+    apply(sessions, example_site, _beat(1, clock_offset_ms=4_000))
     assert _alarms(sessions, "(link)") == []
-    apply(sessions, example_site, beat(2, -7_500))
+    apply(sessions, example_site, _beat(2, clock_offset_ms=-7_500))
     (clock,) = _alarms(sessions, "(link)")
     assert (clock.condition, clock.active, clock.value) == ("clock", True, -7500)
-    apply(sessions, example_site, beat(3, 200))
+    apply(sessions, example_site, _beat(3, clock_offset_ms=200))
     (clock,) = _alarms(sessions, "(link)")
     assert clock.active is False
 
@@ -229,20 +226,9 @@ def test_a_clock_off_by_more_than_5_s_is_a_trouble(
 def test_an_edge_over_its_disk_budget_is_a_trouble(
     sessions: sessionmaker[Session], example_site: Site
 ) -> None:
-    def beat(seq: int, over: bool) -> wire.Event:
-        return wire.Event(
-            site="harbour-view",
-            node="pumproom",
-            stream=STREAM,
-            seq=seq,
-            boot=1,
-            ts=1,
-            items=[wire.Heartbeat(ts=1, disk_over_budget=over)],
-        )
-
-    apply(sessions, example_site, beat(1, False))
+    apply(sessions, example_site, _beat(1, disk_over_budget=False))
     assert _alarms(sessions, "(link)") == []
-    apply(sessions, example_site, beat(2, True))
+    apply(sessions, example_site, _beat(2, disk_over_budget=True))
     (disk,) = _alarms(sessions, "(link)")
     assert (disk.condition, disk.category, disk.active) == ("disk", "trouble", True)
 
