@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.models import utcnow
+from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.broker import BrokerAddress
 from sitewatch.siteconfig import Site
@@ -28,6 +29,7 @@ from sitewatch.siteconfig import Site
 log = logging.getLogger(__name__)
 
 BATCH = 500
+ACK_EARLY = 500  # positions waiting that are confirmed without waiting out the interval
 SUPERVISE_EVERY_S = 5.0
 
 
@@ -37,6 +39,9 @@ class Incoming:
     payload: bytes
     mid: int
     qos: int
+
+
+Decoded = tuple[Incoming, "wire.AnyMessage | wire.WireError"]
 
 
 class Ingest:
@@ -182,20 +187,27 @@ class Ingest:
         delay = 0.5
         while True:
             try:
-                self._store(batch)
+                self.store_batch(batch)
                 return
             except SQLAlchemyError as exc:
                 log.error("database write failed, retrying in %.1f s: %s", delay, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    def _store(self, batch: list[Incoming]) -> None:
-        confirmations: list[store.Stored] = []
-        with self.sessions.begin() as session:
-            for incoming in batch:
-                stored = self._store_one(session, incoming)
-                if stored is not None:
-                    confirmations.append(stored)
+    def store_batch(self, batch: list[Incoming]) -> None:
+        """Store messages as received, then ack them to the broker and queue their confirmations."""
+        decoded = [self._decode(incoming) for incoming in batch]
+        try:
+            confirmations = self._store_batch(decoded)
+        except OperationalError:
+            raise  # the database is unreachable or busy: retried by _store_retrying
+        except Exception:
+            # Something in the batch broke the transaction. Store the messages one by one, so
+            # that only the culprit is dead-lettered and everything else still goes in.
+            log.exception("storing a batch of %d failed; storing it message by message", len(batch))
+            confirmations = []
+            for one in decoded:
+                confirmations.extend(self._store_alone(one))
         # Committed: now it is safe to tell the broker and the edges.
         for incoming in batch:
             if incoming.qos > 0:
@@ -208,23 +220,50 @@ class Ingest:
         if self.on_stored is not None:
             self.on_stored()
 
-    def _store_one(self, session: Session, incoming: Incoming) -> store.Stored | None:
+    @staticmethod
+    def _decode(incoming: Incoming) -> Decoded:
         try:
-            message = wire.decode(incoming.topic, incoming.payload)
+            return incoming, wire.decode(incoming.topic, incoming.payload)
         except wire.WireError as exc:
-            return self._reject(session, incoming, str(exc), None)
+            return incoming, exc
+
+    def _store_batch(self, decoded: list[Decoded]) -> list[store.Stored]:
+        """All of them in one transaction, their shared rows loaded once."""
+        confirmations: list[store.Stored] = []
+        with self.sessions.begin() as session:
+            work = WorkingSet(session)
+            store.prepare(work, [m for _, m in decoded if not isinstance(m, wire.WireError)])
+            for incoming, message in decoded:
+                stored = self._apply(work, incoming, message)
+                if stored is not None:
+                    confirmations.append(stored)
+            work.flush()
+        return confirmations
+
+    def _store_alone(self, one: Decoded) -> list[store.Stored]:
+        incoming, message = one
         try:
-            with session.begin_nested():
-                return store.apply(session, self.sites, message)
-        except store.Rejected as exc:
-            return self._reject(session, incoming, str(exc), message)
-        except SQLAlchemyError:
-            raise  # the database, not the message: retried by _store_retrying
+            return self._store_batch([one])
+        except OperationalError:
+            raise
         except Exception as exc:
-            # A bug of ours must not stop ingest; the raw bytes are kept for replay once fixed.
+            # A bug of ours or a value the database refuses must not stop ingest; the raw bytes
+            # are kept for replay once fixed.
             log.exception("failed to store message on %s", incoming.topic)
             reason = f"internal error while storing: {type(exc).__name__}: {exc}"
-            return self._reject(session, incoming, reason, message)
+            with self.sessions.begin() as session:
+                stored = self._reject(session, incoming, reason, message)
+            return [stored] if stored is not None else []
+
+    def _apply(
+        self, work: WorkingSet, incoming: Incoming, message: wire.AnyMessage | wire.WireError
+    ) -> store.Stored | None:
+        if isinstance(message, wire.WireError):
+            return self._reject(work.session, incoming, str(message), None)
+        try:
+            return store.apply(work, self.sites, message, incoming.payload)
+        except store.Rejected as exc:
+            return self._reject(work.session, incoming, str(exc), message)
 
     def _reject(
         self, session: Session, incoming: Incoming, reason: str, message: wire.AnyMessage | None
@@ -239,10 +278,13 @@ class Ingest:
         return store.Stored(*hint, duplicate=False) if hint else None
 
     def _flush_acks(self, force: bool = False) -> None:
+        """Confirm stored positions at least every `ack_interval_s`, and sooner once a batch's
+        worth is waiting: the edge holds back its backlog until its rows are confirmed, so
+        waiting out the interval would cap a replay at one window of rows per interval."""
         now = time.monotonic()
-        if not self._pending_acks or (
-            not force and now - self._last_ack_flush < self.ack_interval_s
-        ):
+        waiting = sum(len(seqs) for seqs in self._pending_acks.values())
+        due = force or now - self._last_ack_flush >= self.ack_interval_s or waiting >= ACK_EARLY
+        if not waiting or not due:
             return
         self._last_ack_flush = now
         pending, self._pending_acks = self._pending_acks, defaultdict(list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -42,6 +43,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class MessageJSON(TypeDecorator[Any]):
+    """A message as JSON text, read back as a dict. Text given is stored verbatim: ingest keeps
+    the bytes the edge sent (already validated) instead of encoding the message again."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
@@ -63,7 +80,7 @@ class StoredMessage(Base):
     kind: Mapped[str] = mapped_column(String(16))
     source_ts: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    payload: Mapped[dict[str, Any]]
+    payload: Mapped[dict[str, Any]] = mapped_column(MessageJSON)
 
 
 class NodeRecord(Base):

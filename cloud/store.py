@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,9 +16,9 @@ from cloud.models import (
     DeviceRecord,
     NodeRecord,
     PointRecord,
-    StoredMessage,
     utcnow,
 )
+from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 
@@ -38,14 +39,35 @@ class Stored:
     rebirth: bool = False  # the node came back without a birth: ask it for one
 
 
-def _node(session: Session, site: str, node: str) -> NodeRecord:
-    record = session.scalar(
-        select(NodeRecord).where(NodeRecord.site == site, NodeRecord.node == node)
-    )
-    if record is None:
-        record = NodeRecord(site=site, node=node, boot=0, online=False)
-        session.add(record)
-    return record
+def _items(msg: wire.Envelope) -> list[Any]:
+    if isinstance(msg, wire.Birth):
+        return [*msg.points, *msg.devices]
+    if isinstance(msg, wire.Telemetry):
+        return list(msg.samples)
+    return list(getattr(msg, "items", []))
+
+
+def check(sites: dict[str, Site], msg: wire.AnyMessage) -> None:
+    """Refuse what this cloud cannot accept, before anything of the message is applied."""
+    if msg.site not in sites or msg.node not in sites[msg.site].nodes:
+        raise Rejected(f"node {msg.site}/{msg.node} is not in any configured site file")
+    if isinstance(msg, wire.Death):
+        return
+    if not isinstance(msg, wire.Envelope):
+        raise Rejected(f"a {msg.KIND.value} message is not something edges send")
+    site = sites[msg.site]
+    for item in _items(msg):
+        if isinstance(item, wire.PointValue):
+            device = site.device(msg.node, item.device)
+            if device is None or item.point not in device.points:
+                raise Rejected(
+                    f"point {item.device}.{item.point} is not configured on node {msg.node}"
+                )
+        elif isinstance(item, wire.DeviceStatus):
+            if site.device(msg.node, item.device) is None:
+                raise Rejected(f"device {item.device} is not configured on node {msg.node}")
+        elif isinstance(item, wire.CardTap) and item.reader not in site.nodes[msg.node].readers:
+            raise Rejected(f"reader {item.reader} is not configured on node {msg.node}")
 
 
 def _is_newer(point: PointRecord, stream: str, seq: int) -> bool:
@@ -54,65 +76,43 @@ def _is_newer(point: PointRecord, stream: str, seq: int) -> bool:
     return point.stream != stream or seq >= point.seq
 
 
-def _apply_point(
-    session: Session, sites: dict[str, Site], msg: wire.Envelope, value: wire.PointValue
-) -> None:
-    site = sites[msg.site]
-    device = site.device(msg.node, value.device)
-    if device is None or value.point not in device.points:
-        raise Rejected(f"point {value.device}.{value.point} is not configured on node {msg.node}")
-    record = session.scalar(
-        select(PointRecord).where(
-            PointRecord.site == msg.site,
-            PointRecord.node == msg.node,
-            PointRecord.device == value.device,
-            PointRecord.point == value.point,
-        )
-    )
+def _apply_point(work: WorkingSet, site: Site, msg: wire.Envelope, value: wire.PointValue) -> None:
+    device = site.nodes[msg.node].devices[value.device]
+    key = (msg.site, msg.node, value.device, value.point)
+    record = work.point(key)
     if record is None:
         record = PointRecord(site=msg.site, node=msg.node, device=value.device, point=value.point)
-        session.add(record)
+        work.add_point(record)
     elif not _is_newer(record, msg.stream, msg.seq):
         return
     record.value, record.quality, record.source_ts = value.value, value.quality.value, value.ts
     record.stream, record.seq = msg.stream, msg.seq
     if value.quality is wire.Quality.GOOD:
         engine.on_point_value(
-            session, msg.site, device, value.point, value.value, engine.source_time(value.ts)
+            work, msg.site, device, value.point, value.value, engine.source_time(value.ts)
         )
 
 
 def _apply_device(
-    session: Session, sites: dict[str, Site], msg: wire.Envelope, status: wire.DeviceStatus
+    work: WorkingSet, site: Site, msg: wire.Envelope, status: wire.DeviceStatus
 ) -> None:
-    device = sites[msg.site].device(msg.node, status.device)
-    if device is None:
-        raise Rejected(f"device {status.device} is not configured on node {msg.node}")
-    record = session.scalar(
-        select(DeviceRecord).where(
-            DeviceRecord.site == msg.site,
-            DeviceRecord.node == msg.node,
-            DeviceRecord.device == status.device,
-        )
-    )
+    device = site.nodes[msg.node].devices[status.device]
+    key = (msg.site, msg.node, status.device)
+    record = work.device(key)
     if record is None:
         record = DeviceRecord(site=msg.site, node=msg.node, device=status.device)
-        session.add(record)
+        work.add_device(record)
     elif record.stream == msg.stream and record.seq is not None and msg.seq < record.seq:
         return  # an older report, re-sent: the device's state has moved on since
     record.online, record.reason, record.changed_at = status.online, status.reason, utcnow()
     record.stream, record.seq = msg.stream, msg.seq
     engine.on_device_status(
-        session, msg.site, device, status.online, status.reason, engine.source_time(status.ts)
+        work, msg.site, device, status.online, status.reason, engine.source_time(status.ts)
     )
 
 
-def _apply_tap(
-    session: Session, sites: dict[str, Site], msg: wire.Envelope, tap: wire.CardTap
-) -> None:
-    if tap.reader not in sites[msg.site].nodes[msg.node].readers:
-        raise Rejected(f"reader {tap.reader} is not configured on node {msg.node}")
-    session.add(
+def _apply_tap(work: WorkingSet, msg: wire.Envelope, tap: wire.CardTap) -> None:
+    work.session.add(
         CardReadRecord(
             site=msg.site,
             node=msg.node,
@@ -126,14 +126,12 @@ def _apply_tap(
     )
 
 
-def _link_lost(session: Session, site: Site, node: NodeRecord, reason: str) -> None:
+def _link_lost(work: WorkingSet, site: Site, node: NodeRecord, reason: str) -> None:
     """The node's values are stale, not normal, and the control room gets a link trouble."""
     node.online = False
-    for point in session.scalars(
-        select(PointRecord).where(PointRecord.site == node.site, PointRecord.node == node.node)
-    ):
+    for point in work.points_of(node.site, node.node):
         point.quality = "stale"
-    engine.on_node_link(session, site.id, site.nodes[node.node], True, reason, utcnow())
+    engine.on_node_link(work, site.id, site.nodes[node.node], True, reason, utcnow())
 
 
 def silence_limit_s(heartbeat_s: int) -> float:
@@ -150,6 +148,7 @@ def supervise(
     `watching_since`: when this cloud began listening. Silence before that is the cloud's own
     outage, not the node's, and the node's backlog is still on its way.
     """
+    work = WorkingSet(session)
     lost = []
     for node in session.scalars(select(NodeRecord).where(NodeRecord.online.is_(True))):
         site = sites.get(node.site)
@@ -159,62 +158,34 @@ def supervise(
         heard = max(node.last_seen, watching_since) if watching_since else node.last_seen
         silent = (now - heard).total_seconds()
         if silent > limit:
-            _link_lost(session, site, node, f"silent for {silent:.0f} s (limit {limit:.0f} s)")
+            _link_lost(work, site, node, f"silent for {silent:.0f} s (limit {limit:.0f} s)")
             lost.append(f"{node.site}/{node.node}")
+    work.flush()
     return lost
 
 
 def _apply_heartbeat(
-    session: Session, sites: dict[str, Site], msg: wire.Envelope, beat: wire.Heartbeat
+    work: WorkingSet, site: Site, msg: wire.Envelope, beat: wire.Heartbeat
 ) -> None:
-    node = _node(session, msg.site, msg.node)
+    node = work.node(msg.site, msg.node)
     node.last_heartbeat = engine.source_time(beat.ts)
-    site = sites[msg.site]
-    engine.on_node_disk(session, site.id, site.nodes[msg.node], beat.disk_over_budget, utcnow())
+    config = site.nodes[msg.node]
+    engine.on_node_disk(work, site.id, config, beat.disk_over_budget, utcnow())
     if beat.clock_offset_ms is not None:
         node.clock_offset_ms = beat.clock_offset_ms
-        engine.on_node_clock(session, site.id, site.nodes[msg.node], beat.clock_offset_ms, utcnow())
+        engine.on_node_clock(work, site.id, config, beat.clock_offset_ms, utcnow())
 
 
-def _apply_death(session: Session, sites: dict[str, Site], msg: wire.Death) -> None:
-    node = _node(session, msg.site, msg.node)
+def _apply_death(work: WorkingSet, site: Site, msg: wire.Death) -> None:
+    node = work.node(msg.site, msg.node)
     # A death from an older connection must not take down the node's current session.
     if node.boot == msg.boot and node.stream == msg.stream and node.online:
-        _link_lost(session, sites[msg.site], node, "node stopped or connection lost (death)")
+        _link_lost(work, site, node, "node stopped or connection lost (death)")
 
 
-def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Stored | None:
-    """Store `msg` in the current transaction. Returns what to confirm, or None for a death."""
-    if msg.site not in sites or msg.node not in sites[msg.site].nodes:
-        raise Rejected(f"node {msg.site}/{msg.node} is not in any configured site file")
-    if isinstance(msg, wire.Death):
-        _apply_death(session, sites, msg)
-        return None
-    if not isinstance(msg, wire.Envelope):
-        raise Rejected(f"a {msg.KIND.value} message is not something edges send")
-    seen = session.scalar(
-        select(StoredMessage.id).where(
-            StoredMessage.site == msg.site,
-            StoredMessage.node == msg.node,
-            StoredMessage.stream == msg.stream,
-            StoredMessage.seq == msg.seq,
-        )
-    )
-    if seen is not None:
-        return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=True)
-    session.add(
-        StoredMessage(
-            site=msg.site,
-            node=msg.node,
-            stream=msg.stream,
-            seq=msg.seq,
-            boot=msg.boot,
-            kind=msg.KIND.value,
-            source_ts=msg.ts,
-            payload=msg.model_dump(mode="json"),
-        )
-    )
-    node = _node(session, msg.site, msg.node)
+def _apply_node(work: WorkingSet, site: Site, msg: wire.Envelope) -> bool:
+    """Move the node's session state; True if it came back without a birth (ask for one)."""
+    node = work.node(msg.site, msg.node)
     node.last_seen = utcnow()
     was_online = node.online
     if isinstance(msg, wire.Birth) and (msg.stream != node.stream or msg.boot >= node.boot):
@@ -224,25 +195,73 @@ def apply(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Sto
         node.software, node.config_hash, node.last_birth = msg.software, msg.config_hash, utcnow()
     elif msg.stream == node.stream and msg.boot >= node.boot:
         node.online = True
-    rebirth = False
     if node.online and not was_online:
-        site = sites[msg.site]
-        engine.on_node_link(session, site.id, site.nodes[msg.node], False, "data again", utcnow())
+        engine.on_node_link(work, site.id, site.nodes[msg.node], False, "data again", utcnow())
         # Its values were marked stale; only a birth brings every one of them up to date.
-        rebirth = not isinstance(msg, wire.Birth)
-    items = msg.points + msg.devices if isinstance(msg, wire.Birth) else getattr(msg, "items", [])
-    if isinstance(msg, wire.Telemetry):
-        items = msg.samples
-    for item in items:
+        return not isinstance(msg, wire.Birth)
+    return False
+
+
+def prepare(work: WorkingSet, messages: list[wire.AnyMessage]) -> None:
+    """Load in bulk what storing these messages will touch (optional: it saves queries)."""
+    work.load(((m.site, m.node) for m in messages), points=False, devices=False, alarms=False)
+    envelopes = [m for m in messages if isinstance(m, wire.Envelope)]
+    with_values = {
+        (m.site, m.node)
+        for m in envelopes
+        if any(isinstance(item, wire.PointValue) for item in _items(m))
+    }
+    work.load(with_values, devices=False)
+    work.load_positions((m.site, m.node, m.stream, m.seq) for m in envelopes)
+
+
+def apply(
+    work: WorkingSet, sites: dict[str, Site], msg: wire.AnyMessage, raw: bytes | None = None
+) -> Stored | None:
+    """Store `msg` in the working set's transaction. Returns what to confirm, or None for a death.
+
+    `raw`: the payload `msg` was decoded from, kept as received. Raises `Rejected`, with nothing
+    of the message applied, if this cloud cannot accept it.
+    """
+    check(sites, msg)
+    site = sites[msg.site]
+    if isinstance(msg, wire.Death):
+        _apply_death(work, site, msg)
+        return None
+    assert isinstance(msg, wire.Envelope)  # check() refused everything else
+    if work.seen((msg.site, msg.node, msg.stream, msg.seq)):
+        return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=True)
+    work.add_message(
+        {
+            "site": msg.site,
+            "node": msg.node,
+            "stream": msg.stream,
+            "seq": msg.seq,
+            "boot": msg.boot,
+            "kind": msg.KIND.value,
+            "source_ts": msg.ts,
+            "payload": raw.decode() if raw is not None else msg.model_dump_json(),
+        }
+    )
+    rebirth = _apply_node(work, site, msg)
+    for item in _items(msg):
         if isinstance(item, wire.PointValue):
-            _apply_point(session, sites, msg, item)
+            _apply_point(work, site, msg, item)
         elif isinstance(item, wire.CardTap):
-            _apply_tap(session, sites, msg, item)
+            _apply_tap(work, msg, item)
         elif isinstance(item, wire.Heartbeat):
-            _apply_heartbeat(session, sites, msg, item)
+            _apply_heartbeat(work, site, msg, item)
         else:
-            _apply_device(session, sites, msg, item)
+            _apply_device(work, site, msg, item)
     return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=False, rebirth=rebirth)
+
+
+def apply_one(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Stored | None:
+    """`apply` for a single message, in the session's transaction."""
+    work = WorkingSet(session)
+    stored = apply(work, sites, msg)
+    work.flush()
+    return stored
 
 
 def dead_letter(session: Session, topic: str, payload: bytes, reason: str) -> None:

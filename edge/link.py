@@ -57,6 +57,9 @@ class EdgeLink:
         self._wake = asyncio.Event()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._early_pubacks: dict[int, float] = {}  # paho mid -> when its PUBACK came
+        self._acked: list[int] = []  # seqs PUBACKed, to be marked handed over by the pump
+        self._wake_pending = False
+        self._topics: dict[str, str] = {}
         self._lock = threading.RLock()
         self.connected = False
         self.boot = 0
@@ -129,10 +132,10 @@ class EdgeLink:
                 # The PUBACK beat publish() returning its mid to the pump; it settles it there.
                 self._early_pubacks[mid] = time.monotonic()
             else:
-                # Under our lock, so the pump never sees a row that is neither in flight nor
-                # counted as handed over (it would overfill the confirmation window).
-                self.outbox.mark_handed_over(seq)
-        self._call(self._wake.set)
+                # Marked by the pump in one statement per burst: one write per PUBACK in this
+                # thread would cap the publish rate.
+                self._acked.append(seq)
+        self._wake_soon()
 
     def _message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # An exception escaping a paho callback kills paho's network thread, and with it the
@@ -159,6 +162,16 @@ class EdgeLink:
                     self.clock_offset_ms = decoded.ts - self.last_confirmed_ms
         elif isinstance(decoded, wire.Command):
             self._call(self._on_command, decoded)
+
+    def _wake_soon(self) -> None:
+        """One wake-up of the pump per burst of PUBACKs, not one per PUBACK."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._call(self._woken)
+
+    def _woken(self) -> None:
+        self._wake_pending = False  # before set(): a PUBACK from now on schedules another
+        self._wake.set()
 
     def _call(self, func: Callable[..., None], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -214,6 +227,12 @@ class EdgeLink:
                 next_requeue = loop.time() + requeue_every
             self._publish_some()
 
+    def _topic(self, kind: str) -> str:
+        topic = self._topics.get(kind)
+        if topic is None:
+            topic = self._topics[kind] = str(wire.Topic(self.site, self.node, wire.Kind(kind)))
+        return topic
+
     def _refill(self) -> None:
         now = time.monotonic()
         self._tokens = min(self.max_rate, self._tokens + (now - self._refilled) * self.max_rate)
@@ -229,6 +248,10 @@ class EdgeLink:
         self._wake.set()
 
     def _publish_some(self) -> None:
+        with self._lock:
+            acked, self._acked = self._acked, []
+        if acked:
+            self.outbox.mark_handed_over(*acked)
         # Never hold our lock while calling into paho: paho holds its own lock while it calls
         # _published, and taking both in opposite orders deadlocks.
         with self._lock:
@@ -240,7 +263,8 @@ class EdgeLink:
             for mid in [m for m, at in self._early_pubacks.items() if at < stale]:
                 del self._early_pubacks[mid]
             room = PUBLISH_WINDOW - len(self._inflight)
-            busy = set(self._inflight.values())
+            # PUBACKed since the marking above: not in flight, and not marked yet either.
+            busy = set(self._inflight.values()).union(self._acked)
             # End-to-end flow control: no more than max_unconfirmed rows may wait for the
             # cloud's confirmation, so a slow cloud is not buried and the broker's queue stays
             # short (fire alarms are exempt).
@@ -259,8 +283,7 @@ class EdgeLink:
                     self._wake_when_refilled()
                     break
                 self._tokens -= 1
-            topic = str(wire.Topic(self.site, self.node, wire.Kind(row.kind)))
-            info = self._client.publish(topic, row.payload, qos=1)
+            info = self._client.publish(self._topic(row.kind), row.payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break
             self.published_count += 1

@@ -21,6 +21,7 @@ HANDED_OVER = 1
 BUDGET_CHECK_EVERY = 100
 ROW_OVERHEAD = 64  # bytes a row costs beyond its payload: seq, kind, times, index entries
 EVICT_BATCH = 100
+MARK_CHUNK = 500  # seqs per UPDATE: one statement, well under SQLite's bound-variable limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -203,12 +204,19 @@ class Outbox:
             ).fetchall()
         return [Row(*r) for r in [*alarms, *rest] if r[0] not in exclude][:limit]
 
-    def mark_handed_over(self, seq: int) -> None:
+    def mark_handed_over(self, *seqs: int) -> None:
+        """The broker has these rows (PUBACK); they wait for the cloud's confirmation now."""
+        now = int(time.time() * 1000)
         with self._lock:
-            self.handed_over += self._db.execute(
-                "UPDATE outbox SET state = ?, handed_ms = ? WHERE seq = ? AND state = ?",
-                (HANDED_OVER, int(time.time() * 1000), seq, UNSENT),
-            ).rowcount
+            # Without an fsync: if a power cut loses the mark, the row is merely published
+            # again and the cloud drops the duplicate.
+            for start in range(0, len(seqs), MARK_CHUNK):
+                chunk = seqs[start : start + MARK_CHUNK]
+                self.handed_over += self._relaxed.execute(
+                    f"UPDATE outbox SET state = ?, handed_ms = ? WHERE state = ? "
+                    f"AND seq IN ({','.join('?' * len(chunk))})",
+                    (HANDED_OVER, now, UNSENT, *chunk),
+                ).rowcount
 
     def confirm(self, ranges: list[tuple[int, int]]) -> int:
         """Delete rows the cloud has stored; returns how many went."""
@@ -240,7 +248,7 @@ class Outbox:
         cutoff = int((time.time() - older_than_s) * 1000)
         with self._lock:
             requeued = self._db.execute(
-                "UPDATE outbox SET state = ?, handed_ms = NULL WHERE state = ? AND handed_ms < ?",
+                "UPDATE outbox SET state = ?, handed_ms = NULL WHERE state = ? AND handed_ms <= ?",
                 (UNSENT, HANDED_OVER, cutoff),
             ).rowcount
             self.handed_over -= requeued

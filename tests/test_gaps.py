@@ -69,7 +69,7 @@ def event(seq: int, stream: str = STREAM, node: str = "pumproom") -> wire.Event:
 def apply(sessions: sessionmaker[Session], site: Site, *seqs: int, **kwargs: str) -> None:
     for seq in seqs:
         with sessions.begin() as session:
-            store.apply(session, {site.id: site}, event(seq, **kwargs))
+            store.apply_one(session, {site.id: site}, event(seq, **kwargs))
 
 
 def dead_letter(sessions: sessionmaker[Session], seq: int, node: str = "pumproom") -> None:

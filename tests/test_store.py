@@ -52,7 +52,7 @@ def point(device: str, name: str, value: wire.Value, ts: int) -> wire.PointValue
 
 def apply(sessions: sessionmaker[Session], site: Site, message: wire.Event) -> store.Stored | None:
     with sessions.begin() as session:
-        return store.apply(session, {site.id: site}, message)
+        return store.apply_one(session, {site.id: site}, message)
 
 
 def test_alarm_times_are_the_source_times_not_arrival(
@@ -168,7 +168,7 @@ def test_a_resent_old_birth_does_not_move_the_boot_back(
     # The death of boot 5 (the current connection) takes the node down with a link trouble.
     death = wire.Death(site="harbour-view", node="pumproom", stream=STREAM, boot=5, ts=1)
     with sessions.begin() as session:
-        store.apply(session, {example_site.id: example_site}, death)
+        store.apply_one(session, {example_site.id: example_site}, death)
     (link,) = _alarms(sessions, "(link)")
     assert (link.category, link.active, link.value) == (
         "trouble",

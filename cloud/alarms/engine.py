@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from cloud.alarms.rules import evaluate
+from cloud.alarms.states import AlarmState
 from cloud.models import AlarmEventRecord, AlarmRecord
+from cloud.working_set import PointKey, WorkingSet
 from sitewatch.siteconfig import Category, Device, Node, Priority
 from sitewatch.wire import Value
 
-
-class AlarmState(StrEnum):
-    NORMAL = "normal"
-    UNACKNOWLEDGED = "unacknowledged"
-    ACKNOWLEDGED = "acknowledged"
-    RTN_UNACKNOWLEDGED = "rtn_unacknowledged"
-
-
-OPEN_STATES = (AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED, AlarmState.RTN_UNACKNOWLEDGED)
 PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
 CATEGORY_RANK = {c.value: i for i, c in enumerate(Category)}  # fire, supervisory, trouble
 DEVICE_POINT = "(device)"
@@ -42,6 +31,10 @@ class Source:
     name: str | None = None
     location: str | None = None
 
+    @property
+    def key(self) -> PointKey:
+        return (self.site, self.node, self.device, self.point)
+
     @classmethod
     def of_device(cls, site: str, device: Device, point: str = DEVICE_POINT) -> Source:
         return cls(site, device.node, device.id, point, device.name, device.location)
@@ -49,19 +42,6 @@ class Source:
     @classmethod
     def of_node(cls, site: str, node: Node) -> Source:
         return cls(site, node.id, NODE_DEVICE, NODE_POINT, node.name, None)
-
-
-def _open_alarms(session: Session, source: Source) -> dict[str, AlarmRecord]:
-    rows = session.scalars(
-        select(AlarmRecord).where(
-            AlarmRecord.site == source.site,
-            AlarmRecord.node == source.node,
-            AlarmRecord.device == source.device,
-            AlarmRecord.point == source.point,
-            AlarmRecord.state.in_([s.value for s in OPEN_STATES]),
-        )
-    )
-    return {row.condition: row for row in rows}
 
 
 def _record(
@@ -96,7 +76,7 @@ class Condition:
 
 
 def set_condition(
-    session: Session,
+    work: WorkingSet,
     source: Source,
     condition: Condition,
     active: bool,
@@ -106,7 +86,7 @@ def set_condition(
 ) -> None:
     """Raise, return or clear the alarm of one condition of one source."""
     if open_alarms is None:
-        open_alarms = _open_alarms(session, source)
+        open_alarms = work.open_alarms(source.key)
     existing = open_alarms.get(condition.name)
     if existing is not None:
         _set_active(existing, active, value, at)
@@ -127,7 +107,7 @@ def set_condition(
             value=value,
             raised_at=at,
         )
-        session.add(alarm)
+        work.add_alarm(alarm)
         _record(alarm, "raised", at, value)
 
 
@@ -137,7 +117,7 @@ def source_time(ts_ms: int) -> datetime:
 
 
 def on_point_value(
-    session: Session, site: str, device: Device, point: str, value: Value, at: datetime
+    work: WorkingSet, site: str, device: Device, point: str, value: Value, at: datetime
 ) -> None:
     """Apply a new good-quality value of a point, read at `at`, to its alarms."""
     spec = device.points.get(point)
@@ -145,19 +125,19 @@ def on_point_value(
         return
     rule = spec.alarm
     source = Source.of_device(site, device, point)
-    open_alarms = _open_alarms(session, source)
+    open_alarms = work.open_alarms(source.key)
     for verdict in evaluate(spec, value, {c: a.active for c, a in open_alarms.items()}):
         condition = Condition(verdict.condition, rule.category, rule.priority, rule.text)
-        set_condition(session, source, condition, verdict.active, value, at, open_alarms)
+        set_condition(work, source, condition, verdict.active, value, at, open_alarms)
 
 
 def on_device_status(
-    session: Session, site: str, device: Device, online: bool, reason: str | None, at: datetime
+    work: WorkingSet, site: str, device: Device, online: bool, reason: str | None, at: datetime
 ) -> None:
     """A device that stops answering is a trouble condition of its own."""
     text = f"Device not responding: {reason}" if reason else "Device not responding"
     condition = Condition("offline", Category.TROUBLE, Priority.HIGH, text)
-    set_condition(session, Source.of_device(site, device), condition, not online, reason, at)
+    set_condition(work, Source.of_device(site, device), condition, not online, reason, at)
 
 
 LINK_LOST = Condition("link", Category.TROUBLE, Priority.HIGH, "Edge node link lost (no data)")
@@ -174,17 +154,17 @@ DISK_BUDGET = Condition(
 )
 
 
-def on_node_disk(session: Session, site: str, node: Node, over: bool, at: datetime) -> None:
-    set_condition(session, Source.of_node(site, node), DISK_BUDGET, over, over, at)
+def on_node_disk(work: WorkingSet, site: str, node: Node, over: bool, at: datetime) -> None:
+    set_condition(work, Source.of_node(site, node), DISK_BUDGET, over, over, at)
 
 
 def on_node_link(
-    session: Session, site: str, node: Node, lost: bool, reason: str, at: datetime
+    work: WorkingSet, site: str, node: Node, lost: bool, reason: str, at: datetime
 ) -> None:
     """A node whose link died (its will) or that went silent past its heartbeat."""
-    set_condition(session, Source.of_node(site, node), LINK_LOST, lost, reason, at)
+    set_condition(work, Source.of_node(site, node), LINK_LOST, lost, reason, at)
 
 
-def on_node_clock(session: Session, site: str, node: Node, offset_ms: int, at: datetime) -> None:
+def on_node_clock(work: WorkingSet, site: str, node: Node, offset_ms: int, at: datetime) -> None:
     skewed = abs(offset_ms) > CLOCK_LIMIT_MS
-    set_condition(session, Source.of_node(site, node), CLOCK_SKEW, skewed, offset_ms, at)
+    set_condition(work, Source.of_node(site, node), CLOCK_SKEW, skewed, offset_ms, at)

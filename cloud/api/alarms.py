@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from cloud.alarms.engine import CATEGORY_RANK, OPEN_STATES, PRIORITY_RANK
+from cloud.alarms.engine import CATEGORY_RANK, PRIORITY_RANK
+from cloud.alarms.states import OPEN_STATES
 from cloud.api.deps import SessionDep
 from cloud.api.schemas import AlarmOut
 from cloud.models import AlarmRecord

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from cloud.alarms.engine import OPEN_STATES
+from cloud.alarms.states import OPEN_STATES
 from cloud.api.alarms import sort_key
 from cloud.api.deps import SessionDep
 from cloud.models import AlarmRecord, NodeRecord

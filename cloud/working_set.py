@@ -1,0 +1,192 @@
+"""The rows one ingest transaction reads and writes, loaded in a few bulk queries, not per message.
+
+Storing a message touches its node, its points and devices, their open alarms and the positions
+already stored. Loading those once per batch (and per node the first time it is needed) instead of
+once per message is what lets one worker store thousands of messages a second. Nothing here
+outlives its transaction, so several workers never act on each other's stale copies.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from cloud.alarms.states import OPEN_STATE_VALUES
+from cloud.models import (
+    AlarmRecord,
+    DeviceRecord,
+    NodeRecord,
+    PointRecord,
+    StoredMessage,
+    utcnow,
+)
+
+NodeKey = tuple[str, str]  # site, node
+DeviceKey = tuple[str, str, str]  # site, node, device
+PointKey = tuple[str, str, str, str]  # site, node, device, point (or an alarm's source)
+Position = tuple[str, str, str, int]  # site, node, stream, seq
+
+# Bound parameters per IN list: far below every backend's limit, large enough to be one query.
+_CHUNK = 500
+
+
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class WorkingSet:
+    """Nodes, points, devices, open alarms and stored positions of the nodes a batch touches."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._loaded_nodes: set[NodeKey] = set()
+        self._loaded_points: set[NodeKey] = set()
+        self._loaded_devices: set[NodeKey] = set()
+        self._loaded_alarms: set[NodeKey] = set()
+        self._nodes: dict[NodeKey, NodeRecord] = {}
+        self._points: dict[NodeKey, dict[PointKey, PointRecord]] = defaultdict(dict)
+        self._devices: dict[DeviceKey, DeviceRecord] = {}
+        self._alarms: dict[PointKey, list[AlarmRecord]] = defaultdict(list)
+        self._seen: set[Position] = set()
+        self._checked: set[Position] = set()
+        self._new_messages: list[dict[str, Any]] = []
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(
+        self,
+        nodes: Iterable[NodeKey],
+        points: bool = True,
+        devices: bool = True,
+        alarms: bool = True,
+    ) -> None:
+        """Load what storing these nodes' messages may touch; each table at most once a node."""
+        keys = set(nodes)
+        self._load(keys, self._loaded_nodes, NodeRecord, self._keep_node)
+        if points:
+            self._load(keys, self._loaded_points, PointRecord, self._keep_point)
+        if devices:
+            self._load(keys, self._loaded_devices, DeviceRecord, self._keep_device)
+        if alarms:
+            self._load(keys, self._loaded_alarms, AlarmRecord, self._keep_alarm)
+
+    def _load(self, keys: set[NodeKey], loaded: set[NodeKey], model: Any, keep: Any) -> None:
+        wanted = sorted(keys - loaded)
+        if not wanted:
+            return
+        loaded.update(wanted)
+        for chunk in _chunks(wanted):
+            query = select(model).where(tuple_(model.site, model.node).in_(chunk))
+            if model is AlarmRecord:
+                query = query.where(AlarmRecord.state.in_(OPEN_STATE_VALUES))
+            for record in self.session.scalars(query):
+                keep(record)
+
+    def _keep_node(self, node: NodeRecord) -> None:
+        self._nodes[(node.site, node.node)] = node
+
+    def _keep_point(self, point: PointRecord) -> None:
+        key = (point.site, point.node, point.device, point.point)
+        self._points[key[:2]][key] = point
+
+    def _keep_device(self, device: DeviceRecord) -> None:
+        self._devices[(device.site, device.node, device.device)] = device
+
+    def _keep_alarm(self, alarm: AlarmRecord) -> None:
+        self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)].append(alarm)
+
+    def load_positions(self, positions: Iterable[Position]) -> None:
+        """Learn which of these positions are already stored (one query per stream and chunk)."""
+        by_stream: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+        for position in positions:
+            if position in self._checked:
+                continue
+            self._checked.add(position)
+            site, node, stream, seq = position
+            by_stream[(site, node, stream)].add(seq)
+        for (site, node, stream), seqs in by_stream.items():
+            for chunk in _chunks(sorted(seqs)):
+                for seq in self.session.scalars(
+                    select(StoredMessage.seq).where(
+                        StoredMessage.site == site,
+                        StoredMessage.node == node,
+                        StoredMessage.stream == stream,
+                        StoredMessage.seq.in_(chunk),
+                    )
+                ):
+                    self._seen.add((site, node, stream, seq))
+
+    # -- reading and changing ------------------------------------------------------------
+
+    def node(self, site: str, node: str) -> NodeRecord:
+        """The node's record, made (offline, boot 0) the first time the node is heard of."""
+        self.load([(site, node)], points=False, devices=False, alarms=False)
+        record = self._nodes.get((site, node))
+        if record is None:
+            record = NodeRecord(site=site, node=node, boot=0, online=False)
+            self.session.add(record)
+            self._nodes[(site, node)] = record
+        return record
+
+    def point(self, key: PointKey) -> PointRecord | None:
+        self.load([key[:2]], devices=False, alarms=False)
+        return self._points[key[:2]].get(key)
+
+    def add_point(self, record: PointRecord) -> None:
+        self.session.add(record)
+        key = (record.site, record.node, record.device, record.point)
+        self._points[key[:2]][key] = record
+
+    def points_of(self, site: str, node: str) -> list[PointRecord]:
+        self.load([(site, node)], devices=False, alarms=False)
+        return list(self._points[(site, node)].values())
+
+    def device(self, key: DeviceKey) -> DeviceRecord | None:
+        self.load([key[:2]], points=False, alarms=False)
+        return self._devices.get(key)
+
+    def add_device(self, record: DeviceRecord) -> None:
+        self.session.add(record)
+        self._devices[(record.site, record.node, record.device)] = record
+
+    def open_alarms(self, source: PointKey) -> dict[str, AlarmRecord]:
+        """The source's alarms not yet back to normal, by condition."""
+        self.load([source[:2]], points=False, devices=False)
+        return {
+            alarm.condition: alarm
+            for alarm in self._alarms.get(source, ())
+            if alarm.state in OPEN_STATE_VALUES
+        }
+
+    def add_alarm(self, alarm: AlarmRecord) -> None:
+        self.session.add(alarm)
+        self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)].append(alarm)
+
+    def seen(self, position: Position) -> bool:
+        """Whether the position is stored, in this batch or before (see `load_positions`)."""
+        if position not in self._checked:
+            self.load_positions([position])
+        return position in self._seen
+
+    def add_message(self, row: dict[str, Any]) -> None:
+        """A `messages` row, inserted with the others in one statement at `flush`."""
+        position = (row["site"], row["node"], row["stream"], row["seq"])
+        self._seen.add(position)
+        self._checked.add(position)
+        self._new_messages.append(row)
+
+    def flush(self) -> None:
+        self.session.flush()
+        if self._new_messages:
+            received_at = utcnow()
+            for row in self._new_messages:
+                row.setdefault("received_at", received_at)
+            # A Core insert of the table, not of the mapped class: the ORM's bulk path costs
+            # more than the statement itself at thousands of rows a second.
+            self.session.execute(StoredMessage.__table__.insert(), self._new_messages)
+            self._new_messages = []
