@@ -7,7 +7,8 @@ from typing import Any, Protocol
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.api import alarms, console, gaps, nodes
+from cloud.alarms.feed import AlarmFeed
+from cloud.api import alarms, console, gaps, nodes, stream
 from sitewatch import __version__
 from sitewatch.siteconfig import Site
 
@@ -17,7 +18,11 @@ class CommandSender(Protocol):
 
 
 def create_app(
-    sessions: sessionmaker[Session], sites: dict[str, Site], commands: CommandSender | None = None
+    sessions: sessionmaker[Session],
+    sites: dict[str, Site],
+    commands: CommandSender | None = None,
+    feed: AlarmFeed | None = None,
+    max_shelve_minutes: int = 480,
 ) -> FastAPI:
     app = FastAPI(
         title="Sitewatch cloud API",
@@ -27,8 +32,11 @@ def create_app(
     app.state.sessions = sessions
     app.state.sites = sites
     app.state.commands = commands
+    app.state.feed = feed if feed is not None else AlarmFeed()
+    app.state.max_shelve_minutes = max_shelve_minutes
     app.include_router(alarms.router)
     app.include_router(nodes.router)
     app.include_router(gaps.router)
+    app.include_router(stream.router)
     app.include_router(console.router)
     return app

@@ -29,8 +29,28 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+# The alarm history is the operators' audit trail: the database itself refuses to change it.
+_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS alarm_events_no_update BEFORE UPDATE ON alarm_events "
+        "BEGIN SELECT RAISE(ABORT, 'alarm history is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS alarm_events_no_delete BEFORE DELETE ON alarm_events "
+        "BEGIN SELECT RAISE(ABORT, 'alarm history is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION sitewatch_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'alarm history is append-only'; END $$",
+        "CREATE OR REPLACE TRIGGER alarm_events_append_only BEFORE UPDATE OR DELETE "
+        "ON alarm_events FOR EACH ROW EXECUTE FUNCTION sitewatch_append_only()",
+    ],
+}
+
+
 def create_schema(engine: Engine) -> None:
     Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        for statement in _APPEND_ONLY.get(engine.dialect.name, []):
+            connection.exec_driver_sql(statement)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -18,8 +18,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from cloud import store
+from cloud.alarms import clock, lifecycle
+from cloud.alarms.feed import AlarmFeed
 from cloud.models import utcnow
 from cloud.working_set import WorkingSet
 from sitewatch import wire
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 ACK_EARLY = 500  # positions waiting that are confirmed without waiting out the interval
 SUPERVISE_EVERY_S = 5.0
+TICK_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Ingest:
         client_id: str = "sw-cloud-1",
         ack_interval_s: float = 1.0,
         on_stored: Callable[[], None] | None = None,
+        feed: AlarmFeed | None = None,
     ) -> None:
         self.sites = sites
         self.sessions = sessions
@@ -68,6 +73,8 @@ class Ingest:
         self._pending_acks: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         self._last_ack_flush = 0.0
         self._next_supervision = 0.0
+        self._next_tick = 0.0
+        self.feed = feed
         self._watching_since = utcnow()
         self._worker: threading.Thread | None = None
         self._client = mqtt.Client(
@@ -143,8 +150,9 @@ class Ingest:
         running = True
         while running:
             self._supervise_if_due()
+            self._tick_if_due()
             try:
-                first = self._queue.get(timeout=self.ack_interval_s / 2)
+                first = self._queue.get(timeout=min(self.ack_interval_s / 2, TICK_EVERY_S))
             except queue.Empty:
                 self._flush_acks()
                 continue
@@ -169,6 +177,25 @@ class Ingest:
                 log.exception("ingest batch failed; its messages stay unconfirmed and come again")
         self._flush_acks(force=True)
 
+    def _tick_if_due(self) -> None:
+        """Delays, shelving and suppression windows run out with no message to tell us."""
+        now = time.monotonic()
+        if now < self._next_tick:
+            return
+        self._next_tick = now + TICK_EVERY_S
+        try:
+            with self.sessions.begin() as session:
+                clock.tick(session, self.sites, utcnow())
+                session.flush()
+                changed = lifecycle.changed_alarms(session)
+            self._tell(changed)
+        except SQLAlchemyError as exc:
+            log.error("the alarm clock failed, will retry: %s", exc)
+
+    def _tell(self, changed: list[int]) -> None:
+        if self.feed is not None and changed:
+            self.feed.publish(changed)
+
     def _supervise_if_due(self) -> None:
         """Silence produces no message, so link supervision runs on the clock."""
         now = time.monotonic()
@@ -179,6 +206,8 @@ class Ingest:
             with self.sessions.begin() as session:
                 for node in store.supervise(session, self.sites, utcnow(), self._watching_since):
                     log.warning("node %s went silent: link trouble raised", node)
+                changed = lifecycle.changed_alarms(session)
+            self._tell(changed)
         except SQLAlchemyError as exc:
             log.error("link supervision failed, will retry: %s", exc)
 
@@ -199,8 +228,10 @@ class Ingest:
         decoded = [self._decode(incoming) for incoming in batch]
         try:
             confirmations = self._store_batch(decoded)
-        except OperationalError:
-            raise  # the database is unreachable or busy: retried by _store_retrying
+        except (OperationalError, StaleDataError):
+            # The database is unreachable or busy, or an operator changed an alarm under us:
+            # the whole batch is tried again by _store_retrying.
+            raise
         except Exception:
             # Something in the batch broke the transaction. Store the messages one by one, so
             # that only the culprit is dead-lettered and everything else still goes in.
@@ -231,20 +262,22 @@ class Ingest:
         """All of them in one transaction, their shared rows loaded once."""
         confirmations: list[store.Stored] = []
         with self.sessions.begin() as session:
-            work = WorkingSet(session)
+            work = WorkingSet(session, self.sites)
             store.prepare(work, [m for _, m in decoded if not isinstance(m, wire.WireError)])
             for incoming, message in decoded:
                 stored = self._apply(work, incoming, message)
                 if stored is not None:
                     confirmations.append(stored)
             work.flush()
+            changed = lifecycle.changed_alarms(session)
+        self._tell(changed)
         return confirmations
 
     def _store_alone(self, one: Decoded) -> list[store.Stored]:
         incoming, message = one
         try:
             return self._store_batch([one])
-        except OperationalError:
+        except (OperationalError, StaleDataError):
             raise
         except Exception as exc:
             # A bug of ours or a value the database refuses must not stop ingest; the raw bytes

@@ -136,10 +136,14 @@ class PointRecord(Base):
 
 
 class AlarmRecord(Base):
-    """One alarm occurrence, from raise until it is back to normal (ISA-18.2 states)."""
+    """One alarm: a condition of a source (a point, a device or a node's link), with its ISA-18.2
+    state. The row lives on across occurrences; each occurrence is told by its history."""
 
     __tablename__ = "alarms"
-    __table_args__ = (Index("ix_alarm_source", "site", "node", "device", "point", "condition"),)
+    __table_args__ = (
+        UniqueConstraint("site", "node", "device", "point", "condition", name="uq_alarm_source"),
+        Index("ix_alarm_state", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site: Mapped[str] = mapped_column(String(64))
@@ -153,20 +157,39 @@ class AlarmRecord(Base):
     location: Mapped[str | None] = mapped_column(String(120))
     device_name: Mapped[str | None] = mapped_column(String(120))
     state: Mapped[str] = mapped_column(String(32))
-    active: Mapped[bool]
+    # The condition as the rules see it after on/off delays, and as last evaluated before them.
+    active: Mapped[bool] = mapped_column(default=False)
+    raw_active: Mapped[bool] = mapped_column(default=False)
+    # When a change of raw_active waiting out its on/off delay takes effect (None: none waits).
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    latched: Mapped[bool] = mapped_column(default=False)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
-    raised_at: Mapped[datetime]
+    raised_at: Mapped[datetime | None]  # start of the current (or last) occurrence
     cleared_at: Mapped[datetime | None]
-    closed_at: Mapped[datetime | None]
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acked_by: Mapped[str | None] = mapped_column(String(120))
+    acked_at: Mapped[datetime | None]
+    shelved_until: Mapped[datetime | None]
+    shelved_by: Mapped[str | None] = mapped_column(String(120))
+    shelve_reason: Mapped[str | None] = mapped_column(Text)
+    last_comment: Mapped[str | None] = mapped_column(Text)
+    last_comment_by: Mapped[str | None] = mapped_column(String(120))
+    last_comment_at: Mapped[datetime | None]
+    # Optimistic locking: an operator's action and an ingest batch never overwrite each other.
+    version: Mapped[int] = mapped_column(default=1)
     history: Mapped[list[AlarmEventRecord]] = relationship(
         back_populates="alarm", order_by="AlarmEventRecord.id"
     )
 
+    __mapper_args__: ClassVar = {"version_id_col": version}
+
 
 class AlarmEventRecord(Base):
-    """An append-only history line of an alarm: raised, cleared, returned, acknowledged..."""
+    """An append-only line of an alarm's history: what the engine did and every operator action
+    (who, when, why). Never edited or deleted: the database refuses it (see `cloud.db`)."""
 
     __tablename__ = "alarm_events"
+    __table_args__ = (Index("ix_alarm_events_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
@@ -177,6 +200,25 @@ class AlarmEventRecord(Base):
     by: Mapped[str | None] = mapped_column(String(120))
     note: Mapped[str | None] = mapped_column(Text)
     alarm: Mapped[AlarmRecord] = relationship(back_populates="history")
+
+
+class EquipmentTag(Base):
+    """A maintenance tag (挂警示标识) on a device: its alarms are out of service while it hangs.
+    Removing it sets `removed_*`; the row stays as the record of the maintenance."""
+
+    __tablename__ = "equipment_tags"
+    __table_args__ = (Index("ix_equipment_tag_device", "site", "node", "device"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    tagged_by: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    tagged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_by: Mapped[str | None] = mapped_column(String(120))
+    removed_at: Mapped[datetime | None]
+    removed_note: Mapped[str | None] = mapped_column(Text)
 
 
 class DeadLetter(Base):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
+from cloud.alarms.feed import AlarmFeed
 from cloud.app import create_app
 from cloud.db import create_schema, make_engine, session_factory
 from cloud.ingest import Ingest
@@ -34,20 +35,30 @@ class CloudService:
         self.engine = make_engine(settings.db_url)
         create_schema(self.engine)
         self.sessions = session_factory(self.engine)
+        self.feed = AlarmFeed()
         self.ingest = Ingest(
             self.sites,
             self.sessions,
             BrokerAddress.parse(settings.mqtt_url),
             client_id=settings.client_id,
             ack_interval_s=settings.ack_interval_s,
+            feed=self.feed,
         )
-        self.app = create_app(self.sessions, self.sites, self.ingest)
+        self.app = create_app(
+            self.sessions,
+            self.sites,
+            self.ingest,
+            feed=self.feed,
+            max_shelve_minutes=settings.max_shelve_minutes,
+        )
         config = uvicorn.Config(
             self.app,
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
             lifespan="off",
+            # Open consoles hold a live stream each: do not wait on them to stop.
+            timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
         # We own signal handling (Ctrl-C stops the whole demo, not just the web server).

@@ -26,3 +26,9 @@ class CloudSettings(BaseSettings):
         default=1.0, gt=0, le=10, description="how often stored seq ranges are confirmed to edges"
     )
     client_id: str = Field(default="sw-cloud-1", description="MQTT client id of this worker")
+    max_shelve_minutes: int = Field(
+        default=480,
+        ge=1,
+        le=7 * 24 * 60,
+        description="the longest an operator may shelve an alarm (default: one 8-hour shift)",
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alarms import engine
+from cloud.alarms.rules import Sample
 from cloud.models import (
     CardReadRecord,
     DeadLetter,
@@ -85,11 +86,14 @@ def _apply_point(work: WorkingSet, site: Site, msg: wire.Envelope, value: wire.P
         work.add_point(record)
     elif not _is_newer(record, msg.stream, msg.seq):
         return
+    previous = None
+    if record.quality == wire.Quality.GOOD.value and record.source_ts is not None:
+        previous = Sample(record.value, record.source_ts)
     record.value, record.quality, record.source_ts = value.value, value.quality.value, value.ts
     record.stream, record.seq = msg.stream, msg.seq
     if value.quality is wire.Quality.GOOD:
         engine.on_point_value(
-            work, msg.site, device, value.point, value.value, engine.source_time(value.ts)
+            work, msg.site, device, value.point, Sample(value.value, value.ts), previous
         )
 
 
@@ -148,7 +152,7 @@ def supervise(
     `watching_since`: when this cloud began listening. Silence before that is the cloud's own
     outage, not the node's, and the node's backlog is still on its way.
     """
-    work = WorkingSet(session)
+    work = WorkingSet(session, sites)
     lost = []
     for node in session.scalars(select(NodeRecord).where(NodeRecord.online.is_(True))):
         site = sites.get(node.site)
@@ -258,7 +262,7 @@ def apply(
 
 def apply_one(session: Session, sites: dict[str, Site], msg: wire.AnyMessage) -> Stored | None:
     """`apply` for a single message, in the session's transaction."""
-    work = WorkingSet(session)
+    work = WorkingSet(session, sites)
     stored = apply(work, sites, msg)
     work.flush()
     return stored

@@ -15,15 +15,16 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from cloud.alarms.states import OPEN_STATE_VALUES
 from cloud.models import (
     AlarmRecord,
     DeviceRecord,
+    EquipmentTag,
     NodeRecord,
     PointRecord,
     StoredMessage,
     utcnow,
 )
+from sitewatch.siteconfig import Site
 
 NodeKey = tuple[str, str]  # site, node
 DeviceKey = tuple[str, str, str]  # site, node, device
@@ -42,12 +43,15 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 class WorkingSet:
     """Nodes, points, devices, open alarms and stored positions of the nodes a batch touches."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, sites: dict[str, Site] | None = None) -> None:
         self.session = session
+        self.sites = sites or {}
         self._loaded_nodes: set[NodeKey] = set()
         self._loaded_points: set[NodeKey] = set()
         self._loaded_devices: set[NodeKey] = set()
         self._loaded_alarms: set[NodeKey] = set()
+        self._loaded_tags: set[NodeKey] = set()
+        self._tags: dict[DeviceKey, EquipmentTag] = {}
         self._nodes: dict[NodeKey, NodeRecord] = {}
         self._points: dict[NodeKey, dict[PointKey, PointRecord]] = defaultdict(dict)
         self._devices: dict[DeviceKey, DeviceRecord] = {}
@@ -74,6 +78,7 @@ class WorkingSet:
             self._load(keys, self._loaded_devices, DeviceRecord, self._keep_device)
         if alarms:
             self._load(keys, self._loaded_alarms, AlarmRecord, self._keep_alarm)
+            self._load(keys, self._loaded_tags, EquipmentTag, self._keep_tag)
 
     def _load(self, keys: set[NodeKey], loaded: set[NodeKey], model: Any, keep: Any) -> None:
         wanted = sorted(keys - loaded)
@@ -82,8 +87,8 @@ class WorkingSet:
         loaded.update(wanted)
         for chunk in _chunks(wanted):
             query = select(model).where(tuple_(model.site, model.node).in_(chunk))
-            if model is AlarmRecord:
-                query = query.where(AlarmRecord.state.in_(OPEN_STATE_VALUES))
+            if model is EquipmentTag:
+                query = query.where(EquipmentTag.removed_at.is_(None))
             for record in self.session.scalars(query):
                 keep(record)
 
@@ -99,6 +104,9 @@ class WorkingSet:
 
     def _keep_alarm(self, alarm: AlarmRecord) -> None:
         self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)].append(alarm)
+
+    def _keep_tag(self, tag: EquipmentTag) -> None:
+        self._tags[(tag.site, tag.node, tag.device)] = tag
 
     def load_positions(self, positions: Iterable[Position]) -> None:
         """Learn which of these positions are already stored (one query per stream and chunk)."""
@@ -154,14 +162,21 @@ class WorkingSet:
         self.session.add(record)
         self._devices[(record.site, record.node, record.device)] = record
 
-    def open_alarms(self, source: PointKey) -> dict[str, AlarmRecord]:
-        """The source's alarms not yet back to normal, by condition."""
+    def alarms_of(self, source: PointKey) -> list[AlarmRecord]:
+        """Every alarm of the source, one per condition, whatever its state."""
         self.load([source[:2]], points=False, devices=False)
-        return {
-            alarm.condition: alarm
-            for alarm in self._alarms.get(source, ())
-            if alarm.state in OPEN_STATE_VALUES
-        }
+        return list(self._alarms.get(source, ()))
+
+    def alarm(self, source: PointKey, condition: str) -> AlarmRecord | None:
+        for alarm in self.alarms_of(source):
+            if alarm.condition == condition:
+                return alarm
+        return None
+
+    def tag(self, site: str, node: str, device: str) -> EquipmentTag | None:
+        """The maintenance tag hanging on the device, if any."""
+        self.load([(site, node)], points=False, devices=False)
+        return self._tags.get((site, node, device))
 
     def add_alarm(self, alarm: AlarmRecord) -> None:
         self.session.add(alarm)

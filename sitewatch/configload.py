@@ -18,6 +18,7 @@ from sitewatch.siteconfig import (
     PointSpec,
     Site,
     SiteFile,
+    Suppression,
 )
 
 PathParts = tuple[str | int, ...]
@@ -284,6 +285,8 @@ def load_site(path: str | Path) -> Site:
             node.telemetry_s,
         )
 
+    for index, suppression in enumerate(site_file.suppressions):
+        _check_suppression(doc, ("suppressions", index), suppression, nodes)
     if doc.problems:
         raise ConfigError(doc.problems)
     return Site(
@@ -293,4 +296,28 @@ def load_site(path: str | Path) -> Site:
         nodes,
         doc.data,
         site_path.resolve(),
+        tuple(site_file.suppressions),
     )
+
+
+def _check_suppression(
+    doc: _YamlDoc, at: PathParts, suppression: Suppression, nodes: dict[str, Node]
+) -> None:
+    node = nodes.get(suppression.node)
+    if node is None:
+        doc.problems.append(doc.problem((*at, "node"), f"node '{suppression.node}' is not defined"))
+        return
+    device = node.devices.get(suppression.device)
+    if device is None:
+        doc.problems.append(
+            doc.problem(
+                (*at, "device"),
+                f"device '{suppression.device}' is not on node '{suppression.node}'",
+            )
+        )
+        return
+    for index, point in enumerate(suppression.points or []):
+        if point not in device.points:
+            doc.problems.append(
+                doc.problem((*at, "points", index), f"device '{device.id}' has no point '{point}'")
+            )

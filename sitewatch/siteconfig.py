@@ -13,28 +13,18 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Category(StrEnum):
-    """NFPA 72 signal categories."""
-
-    FIRE = "fire"
-    SUPERVISORY = "supervisory"
-    TROUBLE = "trouble"
-
-
-class Priority(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
+from sitewatch.alarmconfig import (  # noqa: F401  (re-exported: part of the site model)
+    AlarmOverride,
+    AlarmRule,
+    Category,
+    Ident,
+    Priority,
+    Suppression,
+    WeeklyWindow,
+    _Strict,
+)
 
 
 class Table(StrEnum):
@@ -61,29 +51,6 @@ class ScanClass(StrEnum):
     FAST = "fast"
     NORMAL = "normal"
     SLOW = "slow"
-
-
-class AlarmRule(_Strict):
-    """When a point is abnormal: a digital/state value (`when`) or analog limits."""
-
-    when: bool | int | str | None = None
-    low: float | None = None
-    high: float | None = None
-    deadband: float = Field(default=0.0, ge=0)
-    category: Category
-    priority: Priority = Priority.HIGH
-    text: str = Field(min_length=1, max_length=200)
-
-    @model_validator(mode="after")
-    def _one_kind_of_condition(self) -> Self:
-        analog = self.low is not None or self.high is not None
-        if self.when is None and not analog:
-            raise ValueError("an alarm needs 'when' (digital) or 'low'/'high' (analog limits)")
-        if self.when is not None and analog:
-            raise ValueError("an alarm has either 'when' or 'low'/'high', not both")
-        if self.low is not None and self.high is not None and self.low >= self.high:
-            raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
-        return self
 
 
 class PointSpec(_Strict):
@@ -206,19 +173,6 @@ class RtuBus(_Strict):
 Bus = Annotated[TcpBus | RtuBus, Field(discriminator="transport")]
 
 
-class AlarmOverride(_Strict):
-    """Site-specific changes to a profile's alarm for one point; unset fields keep the profile's."""
-
-    when: bool | int | str | None = None
-    low: float | None = None
-    high: float | None = None
-    deadband: float | None = Field(default=None, ge=0)
-    category: Category | None = None
-    priority: Priority | None = None
-    text: str | None = Field(default=None, min_length=1, max_length=200)
-    enabled: bool = True
-
-
 class DeviceConfig(_Strict):
     name: str = Field(min_length=1, max_length=120)
     profile: Ident
@@ -318,6 +272,7 @@ class SiteFile(_Strict):
     site: SiteInfo
     profiles_dir: str = "devices"
     nodes: dict[Ident, NodeConfig] = Field(min_length=1)
+    suppressions: list[Suppression] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -356,6 +311,7 @@ class Site:
     nodes: dict[str, Node]
     source: dict = field(repr=False, compare=False, default_factory=dict)
     path: Path | None = field(default=None, compare=False)
+    suppressions: tuple[Suppression, ...] = ()
 
     @property
     def config_hash(self) -> str:

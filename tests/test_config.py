@@ -907,7 +907,7 @@ def test_override_mixing_digital_and_analog_conditions(site_dir: SiteDir) -> Non
         str(site_dir.site),
         15,
         "nodes.n1.devices.leak.alarms.zone1",
-        "an alarm has either 'when' or 'low'/'high', not both",
+        "an alarm has either 'when' or analog limits and rates, not both",
     )
 
 

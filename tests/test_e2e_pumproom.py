@@ -51,7 +51,7 @@ async def test_each_abnormal_state_raises_the_right_alarm_and_clears(stack: Stac
     assert (manual["category"], manual["priority"]) == ("supervisory", "high")
     assert manual["text"] == "Fire-pump controller not in AUTO"
     assert manual["state"] == "unacknowledged"
-    assert manual["location"] == "B2 pump room"
+    assert manual["area"] == "B2 pump room"
 
     await room.pump_start("fire-pump-1", cause="demand")
     demand = await _alarm(stack, "fire-pump-1", "start_cause")
@@ -93,7 +93,11 @@ async def test_each_abnormal_state_raises_the_right_alarm_and_clears(stack: Stac
         ("supply-pressure", "pressure"),
     ]:
         cleared = await _alarm(stack, device, point, active=False)
-        assert cleared["state"] == "rtn_unacknowledged"
+        if cleared["category"] == "fire":
+            # Fire alarms latch: cleared in the field, still waiting for the operator.
+            assert (cleared["state"], cleared["latched"]) == ("unacknowledged", True)
+        else:
+            assert cleared["state"] == "rtn_unacknowledged"
         assert cleared["cleared_at"] is not None
     assert await stack.alarms(active=True) == []
 
@@ -134,16 +138,6 @@ async def test_every_message_is_confirmed_and_the_outbox_empties(stack: Stack) -
 
     await eventually(outbox_empty)
     assert stack.edge.link.last_confirmed_ms is not None
-
-
-async def test_console_page_lists_active_alarms(stack: Stack) -> None:
-    await _node_up(stack)
-    await stack.room.leak("pumproom-leak", zone=2)
-    await _alarm(stack, "pumproom-leak", "zone2")
-    page = await stack.api.get("/")
-    assert page.status_code == 200
-    assert "Water leak zone 2" in page.text
-    assert "B2 pump room floor" in page.text
 
 
 async def test_pump_controller_fault_is_a_trouble_alarm(stack: Stack) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
-from cloud.api.alarms import sort_key
+from cloud.api.alarm_views import sort_key
 from cloud.db import create_schema, make_engine, session_factory
 from cloud.models import AlarmRecord, PointRecord
 from sitewatch import wire
@@ -137,7 +137,8 @@ def test_a_latched_pulse_in_one_message_raises_and_clears(
         ),
     )
     (alarm,) = _alarms(sessions, "waterflow")
-    assert alarm.active is False and alarm.state == "rtn_unacknowledged"
+    # A fire alarm latches: the flow stopped, but the operator must still see and reset it.
+    assert (alarm.active, alarm.latched, alarm.state) == (False, True, "unacknowledged")
     with sessions() as session:
         record = session.scalars(select(PointRecord).where(PointRecord.point == "waterflow")).one()
     assert record.value is False

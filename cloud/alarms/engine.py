@@ -1,15 +1,16 @@
-"""Raise and clear alarms from point values, keeping the ISA-18.2 state and an append-only history."""
+"""Turn conditions of points, devices and node links into alarms: rules, delays, held alarms."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from cloud.alarms.rules import evaluate
+from cloud.alarms import lifecycle
+from cloud.alarms.rules import Sample, evaluate
 from cloud.alarms.states import AlarmState
-from cloud.models import AlarmEventRecord, AlarmRecord
+from cloud.models import AlarmRecord
 from cloud.working_set import PointKey, WorkingSet
-from sitewatch.siteconfig import Category, Device, Node, Priority
+from sitewatch.siteconfig import Category, Device, Node, Priority, Site
 from sitewatch.wire import Value
 
 PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
@@ -44,71 +45,83 @@ class Source:
         return cls(site, node.id, NODE_DEVICE, NODE_POINT, node.name, None)
 
 
-def _record(
-    alarm: AlarmRecord, event: str, at: datetime, value: Value = None, by: str | None = None
-) -> None:
-    alarm.history.append(
-        AlarmEventRecord(event=event, state=alarm.state, value=value, at=at, by=by)
-    )
-
-
-def _set_active(alarm: AlarmRecord, active: bool, value: Value, at: datetime) -> None:
-    if active and not alarm.active:
-        alarm.active, alarm.cleared_at = True, None
-        alarm.state = AlarmState.UNACKNOWLEDGED.value
-        alarm.value = value
-        _record(alarm, "returned", at, value)
-    elif not active and alarm.active:
-        alarm.active, alarm.cleared_at = False, at
-        if alarm.state == AlarmState.ACKNOWLEDGED.value:
-            alarm.state, alarm.closed_at = AlarmState.NORMAL.value, at
-        else:
-            alarm.state = AlarmState.RTN_UNACKNOWLEDGED.value
-        _record(alarm, "cleared", at, value)
-
-
 @dataclass(frozen=True)
 class Condition:
     name: str
     category: Category
     priority: Priority
     text: str
+    on_delay_s: float = 0.0
+    off_delay_s: float = 0.0
+
+
+def _new_alarm(work: WorkingSet, source: Source, condition: Condition) -> AlarmRecord:
+    alarm = AlarmRecord(
+        site=source.site,
+        node=source.node,
+        device=source.device,
+        point=source.point,
+        condition=condition.name,
+        category=condition.category.value,
+        priority=condition.priority.value,
+        text=condition.text[:200],
+        location=source.location,
+        device_name=source.name,
+        state=AlarmState.NORMAL.value,
+        active=False,
+        raw_active=False,
+        latched=False,
+    )
+    work.add_alarm(alarm)
+    return alarm
+
+
+def _hold_if_due(work: WorkingSet, alarm: AlarmRecord, at: datetime) -> None:
+    """A new alarm on tagged equipment, or inside a suppression window, starts held."""
+    tag = work.tag(alarm.site, alarm.node, alarm.device)
+    if tag is not None:
+        lifecycle.remove_from_service(alarm, tag.tagged_by, at, f"equipment tagged: {tag.reason}")
+        return
+    why = suppressed_by(work.sites.get(alarm.site), alarm, at)
+    if why is not None:
+        lifecycle.suppress(alarm, at, why)
+
+
+def suppressed_by(site: Site | None, alarm: AlarmRecord, at: datetime) -> str | None:
+    """The suppression window by design that holds this alarm at `at`, if any."""
+    if site is None:
+        return None
+    for suppression in site.suppressions:
+        if suppression.covers(alarm.node, alarm.device, alarm.point) and suppression.active(
+            at, site.timezone
+        ):
+            return f"suppressed by design: {suppression.name}"
+    return None
 
 
 def set_condition(
-    work: WorkingSet,
-    source: Source,
-    condition: Condition,
-    active: bool,
-    value: Value,
-    at: datetime,
-    open_alarms: dict[str, AlarmRecord] | None = None,
+    work: WorkingSet, source: Source, condition: Condition, raw: bool, value: Value, at: datetime
 ) -> None:
-    """Raise, return or clear the alarm of one condition of one source."""
-    if open_alarms is None:
-        open_alarms = work.open_alarms(source.key)
-    existing = open_alarms.get(condition.name)
-    if existing is not None:
-        _set_active(existing, active, value, at)
-    elif active:
-        alarm = AlarmRecord(
-            site=source.site,
-            node=source.node,
-            device=source.device,
-            point=source.point,
-            condition=condition.name,
-            category=condition.category.value,
-            priority=condition.priority.value,
-            text=condition.text[:200],
-            location=source.location,
-            device_name=source.name,
-            state=AlarmState.UNACKNOWLEDGED.value,
-            active=True,
-            value=value,
-            raised_at=at,
-        )
-        work.add_alarm(alarm)
-        _record(alarm, "raised", at, value)
+    """The rule says the condition is `raw` at `at`; after its delay, that moves the alarm."""
+    alarm = work.alarm(source.key, condition.name)
+    if alarm is None:
+        if not raw:
+            return
+        alarm = _new_alarm(work, source, condition)
+        _hold_if_due(work, alarm, at)
+    if raw != alarm.raw_active:
+        alarm.raw_active = raw
+        delay = condition.on_delay_s if raw else condition.off_delay_s
+        alarm.due_at = at + timedelta(seconds=delay)
+    if raw == alarm.active:
+        alarm.due_at = None  # a change that did not outlast its delay
+        alarm.value = value if raw else alarm.value
+        return
+    if alarm.due_at is None or alarm.due_at <= at:
+        alarm.due_at = None
+        lifecycle.set_active(alarm, raw, value, at)
+    else:
+        alarm.value = value  # waiting out the delay; the clock finishes it (clock.tick)
 
 
 def source_time(ts_ms: int) -> datetime:
@@ -117,18 +130,34 @@ def source_time(ts_ms: int) -> datetime:
 
 
 def on_point_value(
-    work: WorkingSet, site: str, device: Device, point: str, value: Value, at: datetime
+    work: WorkingSet,
+    site: str,
+    device: Device,
+    point: str,
+    now: Sample,
+    previous: Sample | None = None,
 ) -> None:
-    """Apply a new good-quality value of a point, read at `at`, to its alarms."""
+    """Apply a new good-quality sample of a point (and the one before it, for rates)."""
     spec = device.points.get(point)
     if spec is None or spec.alarm is None:
         return
     rule = spec.alarm
     source = Source.of_device(site, device, point)
-    open_alarms = work.open_alarms(source.key)
-    for verdict in evaluate(spec, value, {c: a.active for c, a in open_alarms.items()}):
-        condition = Condition(verdict.condition, rule.category, rule.priority, rule.text)
-        set_condition(work, source, condition, verdict.active, value, at, open_alarms)
+    raw = {a.condition: a.raw_active for a in work.alarms_of(source.key)}
+    at = source_time(now.ts)
+    for verdict in evaluate(spec, now.value, raw, now, previous):
+        text = rule.text
+        if verdict.condition == "rate":
+            text = f"{rule.text} (changing faster than {rule.rate_per_min:g}/min)"
+        condition = Condition(
+            verdict.condition,
+            rule.category,
+            rule.priority,
+            text,
+            rule.on_delay_s,
+            rule.off_delay_s,
+        )
+        set_condition(work, source, condition, verdict.active, now.value, at)
 
 
 def on_device_status(

@@ -16,10 +16,25 @@ class Verdict:
     active: bool
 
 
-def evaluate(spec: PointSpec, value: Value, currently_active: dict[str, bool]) -> list[Verdict]:
+@dataclass(frozen=True)
+class Sample:
+    """A point's value and when the device read it (ms since the epoch, the edge's clock)."""
+
+    value: Value
+    ts: int
+
+
+def evaluate(
+    spec: PointSpec,
+    value: Value,
+    currently_active: dict[str, bool],
+    now: Sample | None = None,
+    previous: Sample | None = None,
+) -> list[Verdict]:
     """Verdicts for every condition of the point's rule; analog limits clear only past the deadband.
 
-    `currently_active` maps condition → whether an alarm for it is active now.
+    `currently_active` maps condition → whether the rule holds it active now (before delays).
+    A rate of change needs the point's previous sample: without one it is not judged.
     """
     rule: AlarmRule | None = spec.alarm
     if rule is None or value is None:
@@ -35,7 +50,18 @@ def evaluate(spec: PointSpec, value: Value, currently_active: dict[str, bool]) -
     if rule.high is not None:
         threshold = rule.high - rule.deadband if currently_active.get("high") else rule.high
         verdicts.append(Verdict("high", value > threshold))
+    if rule.rate_per_min is not None and now is not None and previous is not None:
+        rate = _rate_per_min(previous, now)
+        if rate is not None:
+            verdicts.append(Verdict("rate", abs(rate) > rule.rate_per_min))
     return verdicts
+
+
+def _rate_per_min(previous: Sample, now: Sample) -> float | None:
+    before = previous.value
+    if isinstance(before, bool) or not isinstance(before, int | float) or now.ts <= previous.ts:
+        return None
+    return (float(now.value) - before) / ((now.ts - previous.ts) / 60_000)  # type: ignore[arg-type]
 
 
 def _matches(when: bool | int | str, value: Value) -> bool:

@@ -12,26 +12,6 @@ class _FromRecord(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class AlarmOut(_FromRecord):
-    id: int
-    site: str
-    node: str
-    device: str
-    device_name: str | None
-    point: str
-    condition: str
-    category: str
-    priority: str
-    text: str
-    location: str | None
-    state: str
-    active: bool
-    value: Any
-    raised_at: datetime
-    cleared_at: datetime | None
-    closed_at: datetime | None
-
-
 class DeviceOut(_FromRecord):
     device: str
     online: bool
