@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from cloud.alarms.states import OPEN_STATES
-from cloud.api.alarms import sort_key
+from cloud.api.alarm_views import sort_key
 from cloud.api.deps import SessionDep
 from cloud.models import AlarmRecord, NodeRecord
 
