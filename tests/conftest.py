@@ -38,7 +38,12 @@ def broker() -> Iterator[MosquittoBroker | AmqttThread]:
 
 @pytest.fixture(scope="session")
 def example_site() -> Site:
-    return load_site(EXAMPLE_SITE)
+    """The example site without its weekly pump-test window: a test that starts fire pump 1 on a
+    Monday morning in Shanghai must not find its alarm suppressed (tests/test_alarm_clock.py
+    covers suppression with a clock of its own)."""
+    site = load_site(EXAMPLE_SITE)
+    assert site.suppressions, "the example site is expected to show a suppression window"
+    return replace(site, suppressions=())
 
 
 async def eventually(

@@ -1160,3 +1160,78 @@ def test_an_unknown_time_zone_is_refused(tmp_path: Path) -> None:
     (problem,) = caught.value.problems
     assert (problem.path, problem.line) == ("site.timezone", 1)
     assert problem.message == "unknown time zone 'Mars/Olympus' (e.g. Asia/Shanghai)"
+
+
+def test_a_suppression_must_name_configured_points(site_dir: SiteDir) -> None:
+    problem = only(
+        site_dir.problems(
+            """\
+            site: {id: s1, name: Test site}
+            nodes:
+              n1:
+                name: Node 1
+                buses:
+                  gw: {transport: tcp, host: 10.0.0.5}
+                devices:
+                  pump: {name: Pump, profile: fire_pump_electric, bus: gw}
+            suppressions:
+              - name: weekly test
+                node: n1
+                device: pump
+                points: [start_cause, stat_cause]
+                weekly: [{day: mon, at: "09:00", minutes: 30}]
+            """
+        )
+    )
+    assert (problem.path, problem.line) == ("suppressions.0.points.1", 13)
+    assert problem.message == "device 'pump' has no point 'stat_cause'"
+
+
+def test_a_suppression_window_needs_a_day_and_a_local_time(site_dir: SiteDir) -> None:
+    problems = site_dir.problems(
+        """\
+        site: {id: s1, name: Test site}
+        nodes:
+          n1:
+            name: Node 1
+            buses:
+              gw: {transport: tcp, host: 10.0.0.5}
+            devices:
+              pump: {name: Pump, profile: fire_pump_electric, bus: gw}
+        suppressions:
+          - {name: typo, node: n1, device: pump, weekly: [{day: funday, at: "25:00", minutes: 30}]}
+        """
+    )
+    assert {(p.path, p.line) for p in problems} == {
+        ("suppressions.0.weekly.0.day", 10),
+        ("suppressions.0.weekly.0.at", 10),
+    }
+
+
+def test_a_suppression_window_is_read_in_the_site_time_zone(site_dir: SiteDir) -> None:
+    from datetime import UTC, datetime
+
+    site = site_dir.load(
+        """\
+        site: {id: s1, name: Test site, timezone: Asia/Shanghai}
+        nodes:
+          n1:
+            name: Node 1
+            buses:
+              gw: {transport: tcp, host: 10.0.0.5}
+            devices:
+              pump: {name: Pump, profile: fire_pump_electric, bus: gw}
+        suppressions:
+          - name: weekly test
+            node: n1
+            device: pump
+            weekly: [{day: mon, at: "23:50", minutes: 20}]
+        """
+    )
+    (window,) = site.suppressions
+    # Monday 23:55 and Tuesday 00:05 in Shanghai are inside; Monday 23:55 UTC is not.
+    assert window.active(datetime(2026, 11, 23, 15, 55, tzinfo=UTC), site.timezone)
+    assert window.active(datetime(2026, 11, 23, 16, 5, tzinfo=UTC), site.timezone)
+    assert not window.active(datetime(2026, 11, 23, 16, 10, tzinfo=UTC), site.timezone)
+    assert not window.active(datetime(2026, 11, 23, 23, 55, tzinfo=UTC), site.timezone)
+    assert window.covers("n1", "pump", "start_cause") and not window.covers("n1", "x", "y")
