@@ -48,11 +48,12 @@ def shelve(
     reason: str,
     max_minutes: int,
 ) -> None:
+    alarm = get_alarm(session, alarm_id)
     if minutes > max_minutes:
         raise IllegalTransition(
             f"shelving is limited to {max_minutes} minutes (SITEWATCH_MAX_SHELVE_MINUTES)"
         )
-    lifecycle.shelve(get_alarm(session, alarm_id), by, at, at + timedelta(minutes=minutes), reason)
+    lifecycle.shelve(alarm, by, at, at + timedelta(minutes=minutes), reason)
 
 
 def unshelve(session: Session, alarm_id: int, by: str, at: datetime, note: str | None) -> None:
@@ -70,52 +71,59 @@ def active_tag(session: Session, site: str, node: str, device: str) -> Equipment
     )
 
 
-def _device_alarms(session: Session, alarm: AlarmRecord) -> list[AlarmRecord]:
+def _device_alarms(session: Session, site: str, node: str, device: str) -> list[AlarmRecord]:
     return list(
         session.scalars(
             select(AlarmRecord).where(
-                AlarmRecord.site == alarm.site,
-                AlarmRecord.node == alarm.node,
-                AlarmRecord.device == alarm.device,
+                AlarmRecord.site == site, AlarmRecord.node == node, AlarmRecord.device == device
             )
         )
     )
 
 
+def tag_equipment(
+    session: Session, site: str, node: str, device: str, by: str, at: datetime, reason: str
+) -> EquipmentTag:
+    """Hang a maintenance tag on a device: all its alarms are held while it hangs."""
+    if not reason.strip():
+        raise IllegalTransition("taking equipment out of service needs a reason")
+    if active_tag(session, site, node, device) is not None:
+        raise IllegalTransition(f"{device} is already out of service")
+    tag = EquipmentTag(
+        site=site, node=node, device=device, tagged_by=by, reason=reason, tagged_at=at
+    )
+    session.add(tag)
+    for each in _device_alarms(session, site, node, device):
+        if each.state != AlarmState.OUT_OF_SERVICE.value:
+            lifecycle.remove_from_service(each, by, at, reason)
+    return tag
+
+
+def untag_equipment(
+    session: Session, site: str, node: str, device: str, by: str, at: datetime, note: str | None
+) -> None:
+    """Remove the device's tag; an alarm whose condition is still there fires again."""
+    tag = active_tag(session, site, node, device)
+    alarms = _device_alarms(session, site, node, device)
+    held = [a for a in alarms if a.state == AlarmState.OUT_OF_SERVICE.value]
+    if tag is None and not held:
+        raise IllegalTransition(f"{device} is not out of service")
+    if tag is not None:
+        tag.removed_by, tag.removed_at, tag.removed_note = by, at, note
+    for each in held:
+        lifecycle.return_to_service(each, by, at, note)
+
+
 def take_out_of_service(
     session: Session, alarm_id: int, by: str, at: datetime, reason: str
 ) -> None:
-    """Tag the alarm's device for maintenance: all its alarms are held while the tag hangs."""
+    """Tag the alarm's device for maintenance (from the alarm list)."""
     alarm = get_alarm(session, alarm_id)
-    if not reason.strip():
-        raise IllegalTransition("taking equipment out of service needs a reason")
-    if active_tag(session, alarm.site, alarm.node, alarm.device) is not None:
-        raise IllegalTransition(f"{alarm.device_name or alarm.device} is already out of service")
-    session.add(
-        EquipmentTag(
-            site=alarm.site,
-            node=alarm.node,
-            device=alarm.device,
-            tagged_by=by,
-            reason=reason,
-            tagged_at=at,
-        )
-    )
-    for each in _device_alarms(session, alarm):
-        if each.state != AlarmState.OUT_OF_SERVICE.value:
-            lifecycle.remove_from_service(each, by, at, reason)
+    tag_equipment(session, alarm.site, alarm.node, alarm.device, by, at, reason)
 
 
 def return_to_service(
     session: Session, alarm_id: int, by: str, at: datetime, note: str | None
 ) -> None:
-    """Remove the device's tag; an alarm whose condition is still there fires again."""
     alarm = get_alarm(session, alarm_id)
-    tag = active_tag(session, alarm.site, alarm.node, alarm.device)
-    if tag is None and alarm.state != AlarmState.OUT_OF_SERVICE.value:
-        raise IllegalTransition(f"{alarm.device_name or alarm.device} is not out of service")
-    if tag is not None:
-        tag.removed_by, tag.removed_at, tag.removed_note = by, at, note
-    for each in _device_alarms(session, alarm):
-        if each.state == AlarmState.OUT_OF_SERVICE.value:
-            lifecycle.return_to_service(each, by, at, note)
+    untag_equipment(session, alarm.site, alarm.node, alarm.device, by, at, note)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from cloud.alarms import actions, kpis, lifecycle
@@ -94,13 +95,14 @@ def _alarm_or_404(session: SessionDep, alarm_id: int) -> AlarmRecord:
         raise HTTPException(404, str(exc)) from None
 
 
-def _act(request: Request, alarm_id: int, action: Callable[..., None], *args: object) -> AlarmOut:
-    """Run one action in its own transaction, tell the live consoles, return the new alarm."""
+def perform(request: Request, action: Callable[[Session], object]) -> None:
+    """Run an operator action in its own transaction and tell the live consoles what changed.
+    Illegal transitions answer 409 with their reason, unknown alarms 404."""
     sessions = request.app.state.sessions
     for attempt in range(ATTEMPTS):
         try:
             with sessions.begin() as session:
-                action(session, alarm_id, *args)
+                action(session)
                 session.flush()
                 changed = lifecycle.changed_alarms(session)
             break
@@ -114,7 +116,11 @@ def _act(request: Request, alarm_id: int, action: Callable[..., None], *args: ob
     feed = request.app.state.feed
     if feed is not None:
         feed.publish(changed)
-    with sessions() as session:
+
+
+def _act(request: Request, alarm_id: int, action: Callable[..., None], *args: object) -> AlarmOut:
+    perform(request, lambda session: action(session, alarm_id, *args))
+    with request.app.state.sessions() as session:
         return alarms_by_id(session, [alarm_id])[0]
 
 

@@ -1,0 +1,98 @@
+"""Maintenance tags through the API: equipment taken out of service before it alarms, and back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud import store
+from cloud.app import create_app
+from cloud.db import create_schema, make_engine, session_factory
+from cloud.models import AlarmRecord
+from sitewatch import wire
+from sitewatch.siteconfig import Site
+
+PUMP = "/api/equipment/harbour-view/pumproom/fire-pump-1"
+ENGINEER = {"X-Operator": "%E5%B7%A5%E7%A8%8B%E9%83%A8%20%E5%BC%A0"}  # 工程部 张
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> sessionmaker[Session]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'tags.db'}")
+    create_schema(engine)
+    return session_factory(engine)
+
+
+@pytest.fixture
+async def api(
+    sessions: sessionmaker[Session], example_site: Site
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(sessions, {example_site.id: example_site})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sitewatch") as client:
+        yield client
+
+
+def fault(sessions: sessionmaker[Session], site: Site, seq: int, value: bool) -> str:
+    """Fire pump 1 reports its controller fault; returns the alarm's state."""
+    ts = wire.now_ms()
+    item = wire.PointValue(device="fire-pump-1", point="fault", value=value, ts=ts)
+    message = wire.Event(
+        site=site.id, node="pumproom", stream="7a97a97a90000001", seq=seq, boot=1, ts=ts,
+        items=[item],
+    )  # fmt: skip
+    with sessions.begin() as session:
+        store.apply_one(session, {site.id: site}, message)
+    with sessions() as session:
+        return session.scalars(select(AlarmRecord.state)).one()
+
+
+async def test_equipment_tagged_before_it_alarms_holds_its_alarms(
+    api: httpx.AsyncClient, sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    tagged = await api.post(
+        f"{PUMP}/out-of-service", json={"reason": "annual overhaul 年度保养"}, headers=ENGINEER
+    )
+    assert tagged.status_code == 204, tagged.text
+    (tag,) = (await api.get("/api/equipment/tags")).json()
+    assert (tag["tagged_by"], tag["reason"], tag["device_name"]) == (
+        "工程部 张",
+        "annual overhaul 年度保养",
+        "1# 消防泵 Electric fire pump 1",
+    )
+    assert fault(sessions, example_site, 1, True) == "out_of_service"
+    (listed,) = (await api.get("/api/alarms")).json()
+    assert listed["out_of_service"]["by"] == "工程部 张", "visible, with who tagged it"
+
+    again = await api.post(f"{PUMP}/out-of-service", json={"reason": "x"}, headers=ENGINEER)
+    assert again.status_code == 409 and "already out of service" in again.json()["detail"]
+
+    back = await api.post(f"{PUMP}/return-to-service", json={"note": "done"}, headers=ENGINEER)
+    assert back.status_code == 204, back.text
+    assert (await api.get("/api/equipment/tags")).json() == []
+    (removed,) = (await api.get("/api/equipment/tags", params={"include_removed": True})).json()
+    assert (removed["removed_by"], removed["removed_note"]) == ("工程部 张", "done")
+    (alarm,) = (await api.get("/api/alarms")).json()
+    assert alarm["state"] == "unacknowledged", "the fault outlasted the maintenance: it fires"
+
+
+async def test_tagging_needs_a_configured_device_an_operator_and_a_reason(
+    api: httpx.AsyncClient,
+) -> None:
+    unknown = await api.post(
+        "/api/equipment/harbour-view/pumproom/fire-pump-9/out-of-service",
+        json={"reason": "x"},
+        headers=ENGINEER,
+    )
+    assert unknown.status_code == 404 and "fire-pump-9" in unknown.json()["detail"]
+    nobody = await api.post(f"{PUMP}/out-of-service", json={"reason": "x"})
+    assert nobody.status_code == 400 and "X-Operator" in nobody.json()["detail"]
+    no_reason = await api.post(f"{PUMP}/out-of-service", json={}, headers=ENGINEER)
+    assert no_reason.status_code == 422
+    untagged = await api.post(f"{PUMP}/return-to-service", json={}, headers=ENGINEER)
+    assert untagged.status_code == 409 and "not out of service" in untagged.json()["detail"]
