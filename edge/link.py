@@ -190,11 +190,11 @@ class EdgeLink:
         try:
             await self._pump()
         finally:
-            self._say_goodbye()
+            await self._say_goodbye()
             self._client.disconnect()
             self._client.loop_stop()
 
-    def _say_goodbye(self) -> None:
+    async def _say_goodbye(self) -> None:
         """An orderly DISCONNECT makes the broker drop the will, so send the death ourselves:
         the control room must see the node go, however it went."""
         if not self.connected:
@@ -208,8 +208,10 @@ class EdgeLink:
         )
         topic, payload = wire.encode(death)
         info = self._client.publish(topic, payload, qos=1)
+        # In a thread: the broker may run in this very event loop (the demo's embedded one), and
+        # blocking the loop would keep it from ever answering.
         with contextlib.suppress(Exception):
-            info.wait_for_publish(timeout=2)
+            await asyncio.to_thread(info.wait_for_publish, 2)
 
     async def _pump(self) -> None:
         requeue_every = max(1.0, self.confirm_timeout_s / 4)
