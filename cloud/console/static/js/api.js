@@ -1,0 +1,58 @@
+/** The JSON API: reads, and the operator actions (with X-Operator); errors carry the server's detail. */
+
+import { operatorHeaders } from "./operator.js";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** The server's `detail` in words: a string (409, 404, 400) or FastAPI's 422 list. */
+async function errorOf(response) {
+  let detail = response.statusText || `HTTP ${response.status}`;
+  try {
+    const body = await response.json();
+    if (typeof body.detail === "string") detail = body.detail;
+    else if (Array.isArray(body.detail)) {
+      detail = body.detail
+        .map((item) => `${(item.loc || []).filter((p) => p !== "body").join(".")}: ${item.msg}`)
+        .join("; ");
+    }
+  } catch {
+    // Not JSON (a proxy's error page): the status text is all there is.
+  }
+  return new ApiError(response.status, detail);
+}
+
+async function request(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (error) {
+    throw new ApiError(0, `网络错误 Network error: ${error.message}`);
+  }
+  if (!response.ok) throw await errorOf(response);
+  return response.json();
+}
+
+export const getJSON = (path) => request(path, { headers: { Accept: "application/json" } });
+
+function post(path, body) {
+  return request(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...operatorHeaders() },
+    body: JSON.stringify(body ?? {}),
+  });
+}
+
+/** One action on one alarm (`acknowledge`, `shelve`, `out-of-service`, ...); the new AlarmOut. */
+export const alarmAction = (id, path, body) => post(`/api/alarms/${encodeURIComponent(id)}/${path}`, body);
+
+/** Acknowledge several at once: {acknowledged: [ids], refused: [{id, detail}]}. */
+export const acknowledgeMany = (ids, note) => post("/api/alarms/acknowledge", note ? { ids, note } : { ids });
+
+export const alarmDetail = (id) => getJSON(`/api/alarms/${encodeURIComponent(id)}`);
+
+export const listNodes = () => getJSON("/api/nodes");

@@ -1,0 +1,56 @@
+/** Tiny DOM helpers: build elements from data with textContent only (never innerHTML). */
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function apply(node, attrs) {
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.setAttribute("class", value);
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name.startsWith("on") && typeof value === "function") {
+      node.addEventListener(name.slice(2), value);
+    } else if (value === true) node.setAttribute(name, "");
+    else node.setAttribute(name, String(value));
+  }
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    // Strings become text nodes, so data can never be parsed as markup.
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** `el("td", {class: "x", onclick: f}, "text", otherNode)`. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  apply(node, attrs);
+  append(node, children);
+  return node;
+}
+
+/** The same for SVG elements (sparklines). */
+export function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  apply(node, attrs);
+  append(node, children);
+  return node;
+}
+
+/** Replace all children of `node`. */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+
+/** True when a key press is meant for a form field or an open dialog, not for the page. */
+export function typing(event) {
+  const target = event.target;
+  if (document.querySelector("dialog[open]")) return true;
+  if (!(target instanceof Element)) return false;
+  return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+}

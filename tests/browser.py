@@ -1,0 +1,103 @@
+"""Real-browser helpers: Debian's Chromium driven by Playwright, and a TCP gate that drops connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, Playwright, expect
+
+# The system's Chromium (apt-get install chromium): Playwright's own browser downloads are never used.
+CHROMIUM = Path(os.environ.get("SITEWATCH_CHROMIUM", "/usr/bin/chromium"))
+
+
+async def launch_chromium(playwright: Playwright) -> Browser:
+    """Headless Chromium; a missing browser fails the test loudly instead of skipping it."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: the console's browser tests need it "
+            "(`apt-get install chromium`, which .ci/run does; SITEWATCH_CHROMIUM names another)"
+        )
+    return await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+
+
+async def sign_in(page: Page, url: str, operator: str) -> None:
+    """Open the console and answer the first-load operator prompt (the gesture that unlocks sound)."""
+    await page.goto(url)
+    dialog = page.locator("#operator-dialog")
+    await expect(dialog).to_be_visible()
+    await page.locator("#operator-name").fill(operator)
+    await page.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#operator-current")).to_have_text(operator)
+
+
+class TcpGate:
+    """A TCP forwarder in front of the cloud's HTTP port. `cut()` drops every open connection and
+    refuses new ones, like a network failure between the control room and the cloud;
+    `restore()` lets connections through again."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.removeprefix("http://").rsplit(":", 1)
+        self.host, self.port = host, int(port)
+        self.open = True
+        self._server: asyncio.Server | None = None
+        self._transports: set[asyncio.BaseTransport] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def __aenter__(self) -> TcpGate:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cut()
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def cut(self) -> None:
+        self.open = False
+        for transport in list(self._transports):
+            transport.abort()  # a reset, not a polite close: the browser sees the line die
+        self._transports.clear()
+
+    def restore(self) -> None:
+        self.open = True
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.open:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._transports |= {writer.transport, up_writer.transport}
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._transports.discard(sink.transport)
+            sink.transport.abort()
