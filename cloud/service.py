@@ -83,6 +83,7 @@ class CloudService:
         try:
             await asyncio.shield(serving)
         except asyncio.CancelledError:
+            self.feed.close()  # open consoles' streams end, so the server can stop at once
             self.server.should_exit = True
             await serving
             raise

@@ -13,7 +13,8 @@ class AlarmFeed:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[list[int]]]] = set()
+        self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[list[int] | None]]]
+        self._subscribers = set()
 
     def publish(self, ids: Iterable[int]) -> None:
         changed = sorted(set(ids))
@@ -25,10 +26,18 @@ class AlarmFeed:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(queue.put_nowait, changed)
 
+    def close(self) -> None:
+        """The service is stopping: every subscriber gets None and ends its stream."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for loop, queue in subscribers:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
     @contextmanager
-    def subscribe(self) -> Iterator[asyncio.Queue[list[int]]]:
-        """A queue of id lists for the running event loop, until the block ends."""
-        entry = (asyncio.get_running_loop(), asyncio.Queue[list[int]]())
+    def subscribe(self) -> Iterator[asyncio.Queue[list[int] | None]]:
+        """A queue of id lists (None: the service is stopping) for the running event loop."""
+        entry = (asyncio.get_running_loop(), asyncio.Queue[list[int] | None]())
         with self._lock:
             self._subscribers.add(entry)
         try:

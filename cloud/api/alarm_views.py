@@ -134,7 +134,12 @@ def recent_values(session: Session, alarm: AlarmRecord, limit: int = 50) -> list
     for payload in rows:
         items = [*payload.get("items", []), *payload.get("samples", []), *payload.get("points", [])]
         for item in reversed(items):
-            if item.get("device") == alarm.device and item.get("point") == alarm.point:
+            # ts 0 is a birth's placeholder for a point never read: not a value.
+            if (
+                item.get("device") == alarm.device
+                and item.get("point") == alarm.point
+                and item.get("ts", 0) > 0
+            ):
                 found.append(
                     RecentValue(
                         ts=datetime.fromtimestamp(item["ts"] / 1000, UTC),

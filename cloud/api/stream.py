@@ -2,8 +2,9 @@
 
 On connect the stream sends `snapshot` (every alarm on the console and the KPIs); after that an
 `alarm` event for each alarm that changed (one back to normal included, so the page drops it) and
-`kpis` whenever the figures move. A `: ping` comment every few seconds keeps proxies from closing
-an idle stream and lets the browser notice a dead one.
+`kpis` whenever the figures move. A `ping` event every 15 s keeps proxies from closing an idle
+stream and lets the page notice a connection that died without closing (EventSource hides
+comments, so it is an event).
 """
 
 from __future__ import annotations
@@ -53,12 +54,18 @@ async def _events(request: Request) -> AsyncIterator[str]:
         while True:
             try:
                 async with asyncio.timeout(PING_S):
-                    ids = await changes.get()
+                    got = await changes.get()
             except TimeoutError:
-                yield ": ping\n\n"
-                ids = []
+                yield _event("ping", {})
+                got = []
+            if got is None:
+                return  # the service is stopping
+            ids = list(got)
             while not changes.empty():  # a burst of changes goes out as one read
-                ids.extend(changes.get_nowait())
+                more = changes.get_nowait()
+                if more is None:
+                    return
+                ids.extend(more)
             if ids:
                 for alarm in await run_in_threadpool(_changed, request, sorted(set(ids))):
                     yield _event("alarm", alarm)
