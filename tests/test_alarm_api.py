@@ -454,6 +454,30 @@ async def test_the_stream_sends_a_snapshot_then_each_change(plant: Plant, app: F
         )
 
 
+async def test_the_stream_pings_when_idle_and_ends_when_the_service_stops(
+    plant: Plant, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloud.api import stream
+
+    # A ping the page can see (EventSource hides comments) is how it notices a dead connection.
+    monkeypatch.setattr(stream, "PING_S", 0.2)
+    async with (
+        serving(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+        client.stream("GET", "/api/stream") as response,
+    ):
+        events = sse_events(response)
+        assert (await asyncio.wait_for(anext(events), 10))[0] == "snapshot"
+        assert (await asyncio.wait_for(anext(events), 10))[0] == "ping"
+        app.state.feed.close()  # what the service does as it stops
+
+        async def drained() -> list[str]:
+            return [name async for name, _ in events]
+
+        rest = await asyncio.wait_for(drained(), 10)
+        assert set(rest) <= {"ping", "kpis"}, "the stream ends instead of holding the server up"
+
+
 # -- the audit trail --------------------------------------------------------------------------
 
 
