@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -35,6 +35,7 @@ BATCH = 500
 ACK_EARLY = 500  # positions waiting that are confirmed without waiting out the interval
 SUPERVISE_EVERY_S = 5.0
 TICK_EVERY_S = 1.0
+CONFLICT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Ingest:
         ack_interval_s: float = 1.0,
         on_stored: Callable[[], None] | None = None,
         feed: AlarmFeed | None = None,
+        share_group: str | None = None,
     ) -> None:
         self.sites = sites
         self.sessions = sessions
@@ -77,15 +79,26 @@ class Ingest:
         self.feed = feed
         self._watching_since = utcnow()
         self._worker: threading.Thread | None = None
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            # 3.1.1 with a clean session: every broker we meet speaks it (amqtt has no v5), and
-            # Mosquitto and EMQX accept $share subscriptions from 3.1.1 clients too.
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
-            manual_ack=True,
-        )
+        self.share_group = share_group
+        if share_group is None:
+            # One worker: 3.1.1 with a clean session, which every broker we meet speaks (amqtt
+            # has no MQTT 5).
+            self._client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=True,
+                manual_ack=True,
+            )
+        else:
+            # Several workers share the load through an MQTT 5 shared subscription, each with a
+            # clean start: a persistent member that is offline would keep its share of messages.
+            self._client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
         self._client.reconnect_delay_set(1, 5)
@@ -109,7 +122,8 @@ class Ingest:
             wire.Kind.ALARM,
             wire.Kind.TELEMETRY,
         )
-        client.subscribe([(wire.Topic.filter(kind=k), 1) for k in kinds])
+        prefix = f"$share/{self.share_group}/" if self.share_group else ""
+        client.subscribe([(prefix + wire.Topic.filter(kind=k), 1) for k in kinds])
         client.publish(wire.CLOUD_STATE_TOPIC, wire.cloud_state(online=True), qos=1, retain=True)
         self.connected.set()
         log.info("cloud ingest connected to %s", self.broker)
@@ -126,7 +140,12 @@ class Ingest:
     def start(self) -> None:
         self._worker = threading.Thread(target=self._work, name="sitewatch-ingest", daemon=True)
         self._worker.start()
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=15)
+        if self.share_group is None:
+            self._client.connect_async(self.broker.host, self.broker.port, keepalive=15)
+        else:
+            self._client.connect_async(
+                self.broker.host, self.broker.port, keepalive=15, clean_start=True
+            )
         self._client.loop_start()
 
     def send_command(self, site: str, node: str, name: str, args: dict[str, Any]) -> bool:
@@ -227,9 +246,9 @@ class Ingest:
         """Store messages as received, then ack them to the broker and queue their confirmations."""
         decoded = [self._decode(incoming) for incoming in batch]
         try:
-            confirmations = self._store_batch(decoded)
+            confirmations = self._store_racing(decoded)
         except (OperationalError, StaleDataError):
-            # The database is unreachable or busy, or an operator changed an alarm under us:
+            # The database is unreachable or busy, or another writer changed a row under us:
             # the whole batch is tried again by _store_retrying.
             raise
         except Exception:
@@ -250,6 +269,20 @@ class Ingest:
         self.stored_count += len(batch)
         if self.on_stored is not None:
             self.on_stored()
+
+    def _store_racing(self, decoded: list[Decoded]) -> list[store.Stored]:
+        """Another worker may insert the same new row (a point, an alarm, a re-sent message)
+        between our read and our write; the unique constraint refuses ours, and a new attempt
+        finds the row."""
+        attempt = 1
+        while True:
+            try:
+                return self._store_batch(decoded)
+            except IntegrityError:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                attempt += 1
+                log.info("a concurrent writer got there first; storing the batch again")
 
     @staticmethod
     def _decode(incoming: Incoming) -> Decoded:

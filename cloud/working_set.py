@@ -46,6 +46,7 @@ class WorkingSet:
     def __init__(self, session: Session, sites: dict[str, Site] | None = None) -> None:
         self.session = session
         self.sites = sites or {}
+        self._locking = session.get_bind().dialect.name == "postgresql"
         self._loaded_nodes: set[NodeKey] = set()
         self._loaded_points: set[NodeKey] = set()
         self._loaded_devices: set[NodeKey] = set()
@@ -87,6 +88,10 @@ class WorkingSet:
         loaded.update(wanted)
         for chunk in _chunks(wanted):
             query = select(model).where(tuple_(model.site, model.node).in_(chunk))
+            if model is NodeRecord and self._locking:
+                # Several workers: a node's rows change under one worker at a time. Nodes are
+                # locked in sorted order, so two batches never wait on each other in a circle.
+                query = query.with_for_update()
             if model is EquipmentTag:
                 query = query.where(EquipmentTag.removed_at.is_(None))
             for record in self.session.scalars(query):
