@@ -24,6 +24,7 @@ from cloud import store
 from cloud.alarms import clock, lifecycle
 from cloud.alarms.feed import AlarmFeed
 from cloud.models import utcnow
+from cloud.telemetry import TelemetrySink
 from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.broker import BrokerAddress
@@ -62,6 +63,7 @@ class Ingest:
         on_stored: Callable[[], None] | None = None,
         feed: AlarmFeed | None = None,
         share_group: str | None = None,
+        telemetry: TelemetrySink | None = None,
     ) -> None:
         self.sites = sites
         self.sessions = sessions
@@ -80,6 +82,7 @@ class Ingest:
         self._watching_since = utcnow()
         self._worker: threading.Thread | None = None
         self.share_group = share_group
+        self.telemetry = telemetry
         if share_group is None:
             # One worker: 3.1.1 with a clean session, which every broker we meet speaks (amqtt
             # has no MQTT 5).
@@ -295,7 +298,7 @@ class Ingest:
         """All of them in one transaction, their shared rows loaded once."""
         confirmations: list[store.Stored] = []
         with self.sessions.begin() as session:
-            work = WorkingSet(session, self.sites)
+            work = WorkingSet(session, self.sites, self.telemetry)
             store.prepare(work, [m for _, m in decoded if not isinstance(m, wire.WireError)])
             for incoming, message in decoded:
                 stored = self._apply(work, incoming, message)

@@ -19,6 +19,7 @@ from cloud.models import (
     PointRecord,
     utcnow,
 )
+from cloud.telemetry import TelemetrySample
 from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.siteconfig import Site
@@ -71,6 +72,10 @@ def check(sites: dict[str, Site], msg: wire.AnyMessage) -> None:
             raise Rejected(f"reader {item.reader} is not configured on node {msg.node}")
 
 
+def _is_number(value: wire.Value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _is_newer(point: PointRecord, stream: str, seq: int) -> bool:
     # A new stream means a new outbox (a replaced SD card); its messages are the newest we know.
     # An equal seq is a later item of the same message (a pulse's fall after its rise): it wins.
@@ -80,6 +85,9 @@ def _is_newer(point: PointRecord, stream: str, seq: int) -> bool:
 def _apply_point(work: WorkingSet, site: Site, msg: wire.Envelope, value: wire.PointValue) -> None:
     device = site.nodes[msg.node].devices[value.device]
     key = (msg.site, msg.node, value.device, value.point)
+    if value.quality is wire.Quality.GOOD and _is_number(value.value):
+        # Trends keep every reading, also one that arrives after a newer one (a replay).
+        work.add_sample(TelemetrySample(*key, value.ts, float(value.value)))  # type: ignore[arg-type]
     record = work.point(key)
     if record is None:
         record = PointRecord(site=msg.site, node=msg.node, device=value.device, point=value.point)

@@ -24,6 +24,7 @@ from cloud.models import (
     StoredMessage,
     utcnow,
 )
+from cloud.telemetry import TelemetrySample, TelemetrySink
 from sitewatch.siteconfig import Site
 
 NodeKey = tuple[str, str]  # site, node
@@ -43,9 +44,16 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 class WorkingSet:
     """Nodes, points, devices, open alarms and stored positions of the nodes a batch touches."""
 
-    def __init__(self, session: Session, sites: dict[str, Site] | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        sites: dict[str, Site] | None = None,
+        telemetry: TelemetrySink | None = None,
+    ) -> None:
         self.session = session
         self.sites = sites or {}
+        self.telemetry = telemetry
+        self._samples: list[TelemetrySample] = []
         self._locking = session.get_bind().dialect.name == "postgresql"
         self._loaded_nodes: set[NodeKey] = set()
         self._loaded_points: set[NodeKey] = set()
@@ -200,7 +208,13 @@ class WorkingSet:
         self._checked.add(position)
         self._new_messages.append(row)
 
+    def add_sample(self, sample: TelemetrySample) -> None:
+        self._samples.append(sample)
+
     def flush(self) -> None:
+        if self.telemetry is not None and self._samples:
+            self.telemetry.store(self.session, self._samples)
+        self._samples = []
         self.session.flush()
         if self._new_messages:
             received_at = utcnow()

@@ -1,0 +1,29 @@
+"""Analog trends: every good numeric value the edges send, kept for charts and reports.
+
+Ingest hands each batch's samples to a `TelemetrySink` inside the batch's transaction; what the
+sink does with them (InfluxDB, or the embedded downsampled tables) is its own business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class TelemetrySample:
+    site: str
+    node: str
+    device: str
+    point: str
+    ts: int  # ms since the epoch, when the edge read it
+    value: float
+
+
+class TelemetrySink(Protocol):
+    def store(self, session: Session, samples: list[TelemetrySample]) -> None:
+        """Keep these samples; called in the ingest transaction, before it commits. Raising
+        fails the batch (it is retried), so a sink that cannot write now must park them."""
+        ...
