@@ -1,13 +1,19 @@
-"""Database engine and sessions: SQLite in WAL mode by default, PostgreSQL by URL."""
+"""Database engine, sessions and schema migration: SQLite in WAL mode by default, PostgreSQL by URL."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.models import Base
+# Any fixed number, the same in every worker: one of them migrates, the others wait for it.
+_MIGRATE_LOCK = 0x5177_6A7C_0DB0
 
 
 def make_engine(url: str) -> Engine:
@@ -29,29 +35,89 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-# The alarm history is the operators' audit trail: the database itself refuses to change it.
-_APPEND_ONLY = {
-    "sqlite": [
-        "CREATE TRIGGER IF NOT EXISTS alarm_events_no_update BEFORE UPDATE ON alarm_events "
-        "BEGIN SELECT RAISE(ABORT, 'alarm history is append-only'); END",
-        "CREATE TRIGGER IF NOT EXISTS alarm_events_no_delete BEFORE DELETE ON alarm_events "
-        "BEGIN SELECT RAISE(ABORT, 'alarm history is append-only'); END",
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION sitewatch_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'alarm history is append-only'; END $$",
-        "CREATE OR REPLACE TRIGGER alarm_events_append_only BEFORE UPDATE OR DELETE "
-        "ON alarm_events FOR EACH ROW EXECUTE FUNCTION sitewatch_append_only()",
-    ],
-}
-
-
-def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
-    with engine.begin() as connection:
-        for statement in _APPEND_ONLY.get(engine.dialect.name, []):
-            connection.exec_driver_sql(statement)
-
-
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What `migrate` did: the revision before (None: an empty database) and after."""
+
+    before: str | None
+    after: str
+    # True when `before` was inferred from the tables of a database made before Alembic.
+    detected: bool = False
+
+
+def alembic_config() -> Config:
+    # The revisions ship inside the package: no alembic.ini, nothing relative to the cwd.
+    config = Config()
+    config.set_main_option("script_location", "cloud:migrations")
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> Migration:
+    """Bring the schema to the newest revision, in one transaction: create it in an empty
+    database, upgrade an older one in place. Safe to run from several workers at once."""
+    with engine.connect() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # Copying `alarms` (SQLite cannot ALTER it) drops a table that alarm_events points
+            # at; the pragma is ignored inside a transaction, so it goes first.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            # pysqlite would start the transaction only at the first INSERT, leaving the DDL
+            # before it outside; IMMEDIATE also makes a second migrator wait.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif engine.dialect.name == "postgresql":
+            # Released at commit; PostgreSQL's DDL is transactional, so waiters see all or nothing.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATE_LOCK})")
+        try:
+            result = _upgrade(connection)
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left dangling references: {broken[:5]}")
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.rollback()  # a no-op after the commit
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+    return result
+
+
+def _upgrade(connection: Connection) -> Migration:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    before = MigrationContext.configure(connection).get_current_revision()
+    detected = None if before is not None else _pre_alembic_revision(connection)
+    if detected is not None:
+        command.stamp(config, detected)
+    command.upgrade(config, "head")
+    after = MigrationContext.configure(connection).get_current_revision()
+    assert after is not None
+    return Migration(before or detected, after, detected is not None)
+
+
+def _pre_alembic_revision(connection: Connection) -> str | None:
+    """The revision a database made by `create_all` (before Alembic) matches; None if empty."""
+    inspector = inspect(connection)
+    if "alarms" not in inspector.get_table_names():
+        return None
+    columns = {column["name"] for column in inspector.get_columns("alarms")}
+    return "0002" if "raw_active" in columns else "0001"
+
+
+# The pre-Alembic name, still used by callers (cloud/worker.py): it now migrates.
+create_schema = migrate

@@ -11,6 +11,7 @@ A dead-lettered message was confirmed to the edge and will never be stored, so i
 not a gap. Dead letters carry no position columns: their positions are parsed from the raw topic
 and payload with `wire.position_hint`, only for the node asked about and only when it has gaps.
 A `(site, node, stream, seq)` column on the dead-letter table would let this be plain SQL.
+Seqs that retention pruned (up to the stream's floor) are not gaps either.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud.models import DeadLetter, StoredMessage
+from cloud.models import DeadLetter, StoredMessage, StreamFloor
 from sitewatch import wire
 
 
@@ -177,6 +178,18 @@ def _without(gap: Gap, excluded: list[int]) -> list[Gap]:
     return pieces
 
 
+def _pruned_through(session: Session, stats: StreamStats) -> int:
+    """Seqs up to here were stored once and pruned by retention: they are not gaps."""
+    floor = session.scalar(
+        select(StreamFloor.pruned_through).where(
+            StreamFloor.site == stats.site,
+            StreamFloor.node == stats.node,
+            StreamFloor.stream == stats.stream,
+        )
+    )
+    return floor or 0
+
+
 def stream_gaps(
     session: Session, stats: StreamStats, excluded: dict[str, set[int]] | None = None
 ) -> StreamGaps:
@@ -184,7 +197,19 @@ def stream_gaps(
     and only when the stream has a hole at all."""
     if stats.contiguous:
         return StreamGaps(stats, [])
-    holes = _missing_ranges(session, stats)
+    floor = _pruned_through(session, stats)
+    holes = [
+        Gap(
+            hole.site,
+            hole.node,
+            hole.stream,
+            max(hole.first_missing, floor + 1),
+            hole.last_missing,
+            hole.since,
+        )
+        for hole in _missing_ranges(session, stats)
+        if hole.last_missing > floor
+    ]
     if excluded is None:
         excluded = dead_lettered(session, stats.site, stats.node)
     known = sorted(excluded.get(stats.stream, ()))

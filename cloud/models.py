@@ -249,3 +249,30 @@ class CardReadRecord(Base):
     stream: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StreamFloor(Base):
+    """The highest `seq` of a stream that retention has pruned: below it nothing is a gap."""
+
+    __tablename__ = "stream_floors"
+    __table_args__ = (UniqueConstraint("site", "node", "stream", name="uq_stream_floor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(64))
+    pruned_through: Mapped[int] = mapped_column(BigInteger)
+
+
+class PruningPermit(Base):
+    """Present only inside the retention job's transaction: the alarm history's append-only
+    triggers let a transaction that holds a permit delete old lines, and nobody else."""
+
+    __tablename__ = "pruning_permit"
+
+    holder: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+# The telemetry tables live in their package; imported here so that Base.metadata (migrations,
+# create_all) always has them, whoever imports the models first.
+from cloud.telemetry import tables as _telemetry_tables  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""Run the cloud: schema, ingest worker and HTTP server in one process."""
+"""Run the cloud: schema migration, ingest worker, retention, HTTP server, in one process."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from pathlib import Path
 import uvicorn
 
 from cloud.alarms.feed import AlarmFeed
+from cloud.alarms.watch import AlarmWatcher
 from cloud.app import create_app
-from cloud.db import create_schema, make_engine, session_factory
+from cloud.db import make_engine, migrate, session_factory
 from cloud.ingest import Ingest
+from cloud.retention import retention_job
 from cloud.settings import CloudSettings
+from cloud.telemetry import setup as telemetry_setup
 from sitewatch.broker import BrokerAddress
 from sitewatch.configload import load_site
 from sitewatch.siteconfig import Site
@@ -33,16 +36,31 @@ class CloudService:
         self.settings = settings
         self.sites = sites if sites is not None else load_sites(settings.site_files)
         self.engine = make_engine(settings.db_url)
-        create_schema(self.engine)
+        # The embedded default needs no separate step: an older schema is upgraded in place.
+        migrate(self.engine)
         self.sessions = session_factory(self.engine)
         self.feed = AlarmFeed()
-        self.ingest = Ingest(
-            self.sites,
-            self.sessions,
-            BrokerAddress.parse(settings.mqtt_url),
-            client_id=settings.client_id,
-            ack_interval_s=settings.ack_interval_s,
-            feed=self.feed,
+        self.telemetry = telemetry_setup.from_settings(settings, self.sessions, self.sites)
+        self.ingest: Ingest | None = None
+        if settings.ingest:
+            self.ingest = Ingest(
+                self.sites,
+                self.sessions,
+                BrokerAddress.parse(settings.mqtt_url),
+                client_id=settings.client_id,
+                ack_interval_s=settings.ack_interval_s,
+                feed=self.feed,
+                telemetry=self.telemetry.sink,
+                share_group=settings.share_group,
+            )
+        # Other processes change alarms too when ingest is shared or elsewhere: look for them.
+        self.watcher = (
+            AlarmWatcher(self.sessions, self.feed).job()
+            if settings.share_group is not None or not settings.ingest
+            else None
+        )
+        self.retention = retention_job(
+            self.sessions, settings.retention, settings.retention_every_h * 3600
         )
         self.app = create_app(
             self.sessions,
@@ -51,6 +69,7 @@ class CloudService:
             feed=self.feed,
             max_shelve_minutes=settings.max_shelve_minutes,
         )
+        self.app.state.telemetry = self.telemetry.reader  # read by /api/points/.../series
         config = uvicorn.Config(
             self.app,
             host=settings.http_host,
@@ -78,7 +97,11 @@ class CloudService:
             await asyncio.sleep(0.02)
 
     async def run(self) -> None:
-        self.ingest.start()
+        self.telemetry.start()
+        self.retention.start()
+        for part in (self.ingest, self.watcher):
+            if part is not None:
+                part.start()
         serving = asyncio.create_task(self.server.serve())
         try:
             await asyncio.shield(serving)
@@ -88,5 +111,9 @@ class CloudService:
             await serving
             raise
         finally:
-            self.ingest.stop()
+            for part in (self.watcher, self.ingest):
+                if part is not None:
+                    part.stop()
+            self.retention.stop()
+            self.telemetry.stop()
             self.engine.dispose()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cloud.retention import Retention
 
 
 class CloudSettings(BaseSettings):
@@ -26,9 +28,96 @@ class CloudSettings(BaseSettings):
         default=1.0, gt=0, le=10, description="how often stored seq ranges are confirmed to edges"
     )
     client_id: str = Field(default="sw-cloud-1", description="MQTT client id of this worker")
+    share_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="join this MQTT 5 shared subscription ($share/<group>/...) so that several "
+        "workers split the messages; unset: this process takes them all",
+    )
+    ingest: bool = Field(
+        default=True,
+        description="`cloud run` also ingests; false: it serves the API and console only, for "
+        "`cloud ingest` workers doing the ingest",
+    )
+    retention_alarm_days: int = Field(
+        default=365, description="alarm and status records (GB 25506: at least 365)"
+    )
+    retention_alarm_records: int = Field(
+        default=10_000, description="never fewer alarm and status records (GB 25506: 10,000)"
+    )
+    retention_access_days: int = Field(
+        default=180, description="card taps, access events (GB 50396: at least 180)"
+    )
+    retention_log_days: int = Field(default=365, description="duty and patrol logs (a year)")
+    retention_inspection_days: int = Field(
+        default=1825, description="inspection and test records (five years)"
+    )
+    retention_every_h: float = Field(
+        default=6.0, gt=0, le=168, description="how often the pruning job runs"
+    )
     max_shelve_minutes: int = Field(
         default=480,
         ge=1,
         le=7 * 24 * 60,
         description="the longest an operator may shelve an alarm (default: one 8-hour shift)",
     )
+
+    # Telemetry (docs/telemetry.md): InfluxDB when all four influx_* are given, else the
+    # embedded tables.
+    influx_url: str | None = Field(
+        default=None, description="InfluxDB base URL, e.g. http://127.0.0.1:8086"
+    )
+    influx_token: SecretStr | None = Field(
+        default=None, description="API token (InfluxDB 1.8+: user:password)"
+    )
+    influx_org: str | None = Field(default=None, description="organisation (InfluxDB 1.8+: -)")
+    influx_bucket: str | None = Field(
+        default=None, description="bucket (InfluxDB 1.8+: database/retention-policy)"
+    )
+    influx_timeout_s: float = Field(
+        default=2.0, gt=0, le=30, description="a write to InfluxDB that takes longer has failed"
+    )
+    influx_park_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="after a failed write, telemetry is parked this long before InfluxDB is "
+        "tried again",
+    )
+    telemetry_raw_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="embedded store: raw readings are kept this long, then rolled into "
+        "1-minute min/avg/max",
+    )
+    telemetry_downsample_every_s: float = Field(
+        default=300.0, gt=0, description="embedded store: how often the downsampler runs"
+    )
+
+    @model_validator(mode="after")
+    def _influx_all_or_none(self) -> CloudSettings:
+        given = {
+            "influx_url": self.influx_url,
+            "influx_token": self.influx_token,
+            "influx_org": self.influx_org,
+            "influx_bucket": self.influx_bucket,
+        }
+        missing = [name for name, value in given.items() if not value]
+        if 0 < len(missing) < len(given):
+            raise ValueError(f"InfluxDB needs all four settings; missing: {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _retention_at_least_the_rules(self) -> CloudSettings:
+        self.retention  # noqa: B018  (refuses a setting below its regulated minimum, by name)
+        return self
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(
+            alarm_days=self.retention_alarm_days,
+            alarm_records=self.retention_alarm_records,
+            access_days=self.retention_access_days,
+            log_days=self.retention_log_days,
+            inspection_days=self.retention_inspection_days,
+        )

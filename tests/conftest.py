@@ -1,4 +1,5 @@
-"""Shared fixtures: a real broker for the session, and the whole stack (simulator → edge → cloud)."""
+"""Shared fixtures: a real broker for the session, a database on each backend, and the whole stack
+(simulator → edge → cloud)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
+from cloud.db import make_engine, migrate
 from cloud.service import CloudService
 from cloud.settings import CloudSettings
 from edge.agent import EdgeAgent
@@ -20,13 +23,18 @@ from simulators.pumproom import PumpRoom
 from sitewatch.configload import load_site
 from sitewatch.siteconfig import Site
 from tests.brokers import AmqttThread, MosquittoBroker, chosen_broker, test_broker
+from tests.db import BACKENDS, POSTGRES_URL, database_url, sqlite_url
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SITE = ROOT / "config" / "site.example.yaml"
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"sitewatch test broker: {chosen_broker()} (on a free port; SITEWATCH_TEST_BROKER overrides)"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"sitewatch test broker: {chosen_broker()} (on a free port; SITEWATCH_TEST_BROKER overrides)",
+        f"sitewatch test databases: SQLite files and PostgreSQL at {POSTGRES_URL} "
+        "(SITEWATCH_TEST_POSTGRES_URL overrides)",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +42,22 @@ def broker() -> Iterator[MosquittoBroker | AmqttThread]:
     with test_broker() as running:
         print(f"\ntest broker: {running.kind} on {running.address}")
         yield running
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each backend in turn: a new SQLite file, a new PostgreSQL database."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a database migrated to the newest schema."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +85,13 @@ async def eventually(
     raise AssertionError(f"condition not met within {timeout} s; last result: {result!r}")
 
 
-def cloud_settings(broker: MosquittoBroker | AmqttThread, tmp_path: Path) -> CloudSettings:
-    """A cloud on its own SQLite file and a free HTTP port, with a unique MQTT client id."""
+def cloud_settings(
+    broker: MosquittoBroker | AmqttThread, tmp_path: Path, db_url: str | None = None
+) -> CloudSettings:
+    """A cloud on its own database (a SQLite file unless given) and a free HTTP port, with a
+    unique MQTT client id."""
     return CloudSettings(
-        db_url=f"sqlite:///{tmp_path / 'cloud.db'}",
+        db_url=db_url or sqlite_url(tmp_path),
         mqtt_url=str(broker.address),
         http_port=0,
         site_files=[],
@@ -94,13 +121,16 @@ class Stack:
 
 @pytest.fixture
 async def stack(
-    broker: MosquittoBroker | AmqttThread, example_site: Site, tmp_path: Path
+    broker: MosquittoBroker | AmqttThread, example_site: Site, tmp_path: Path, db_url: str
 ) -> AsyncIterator[Stack]:
-    """The real path: Modbus TCP simulator → edge agent → broker → cloud (SQLite) → HTTP API."""
+    """The real path: Modbus TCP simulator → edge agent → broker → cloud (on each database
+    backend) → HTTP API."""
     async with ModbusSimulator(example_site, "pumproom") as sim:
         room = PumpRoom(sim)
         await room.normal()
-        cloud = CloudService(cloud_settings(broker, tmp_path), {example_site.id: example_site})
+        cloud = CloudService(
+            cloud_settings(broker, tmp_path, db_url), {example_site.id: example_site}
+        )
         edge_site = sim.site_for_edge()
         # Sample telemetry every second rather than every minute, so tests see it.
         nodes = {**edge_site.nodes, "pumproom": replace(edge_site.nodes["pumproom"], telemetry_s=1)}

@@ -8,7 +8,6 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -16,13 +15,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.app import create_app
-from cloud.db import create_schema, make_engine, session_factory
+from cloud.db import session_factory
 from cloud.models import AlarmRecord
 from sitewatch import wire
 from sitewatch.siteconfig import Site
@@ -76,10 +75,8 @@ class Plant:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> sessionmaker[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'alarms.db'}")
-    create_schema(engine)
-    return session_factory(engine)
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.alarms import actions, clock
-from cloud.db import create_schema, make_engine, session_factory
+from cloud.db import session_factory
 from cloud.models import AlarmRecord
 from sitewatch import wire
 from sitewatch.configload import load_site
@@ -51,10 +51,8 @@ def site(tmp_path: Path) -> Site:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> sessionmaker[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'clock.db'}")
-    create_schema(engine)
-    return session_factory(engine)
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 class Rig:

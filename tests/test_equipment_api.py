@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.app import create_app
-from cloud.db import create_schema, make_engine, session_factory
+from cloud.db import session_factory
 from cloud.models import AlarmRecord
 from sitewatch import wire
 from sitewatch.siteconfig import Site
@@ -22,10 +21,8 @@ ENGINEER = {"X-Operator": "%E5%B7%A5%E7%A8%8B%E9%83%A8%20%E5%BC%A0"}  # 工程�
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> sessionmaker[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'tags.db'}")
-    create_schema(engine)
-    return session_factory(engine)
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

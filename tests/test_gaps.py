@@ -7,17 +7,16 @@ import json
 import random
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import gaps, store
 from cloud.app import create_app
-from cloud.db import create_schema, make_engine, session_factory
+from cloud.db import session_factory
 from cloud.models import StoredMessage
 from sitewatch import wire
 from sitewatch.siteconfig import Site
@@ -27,10 +26,8 @@ NEW_STREAM = "fedcba9876543210"
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> sessionmaker[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'gaps.db'}")
-    create_schema(engine)
-    return session_factory(engine)
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

@@ -12,15 +12,14 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alarms import engine
-from cloud.db import create_schema, make_engine, session_factory
+from cloud.db import session_factory
 from cloud.ingest import ACK_EARLY, Incoming, Ingest
 from cloud.models import DeadLetter, PointRecord, StoredMessage
 from sitewatch import wire
@@ -52,10 +51,8 @@ def _event(seq: int, *points: tuple[str, str, wire.Value]) -> Incoming:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> sessionmaker[Session]:
-    db = make_engine(f"sqlite:///{tmp_path / 'ingest.db'}")
-    create_schema(db)
-    return session_factory(db)
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.api.alarm_views import sort_key
-from cloud.db import create_schema, make_engine, session_factory
+from cloud.db import session_factory
 from cloud.models import AlarmRecord, PointRecord
 from sitewatch import wire
 from sitewatch.siteconfig import Site
@@ -20,10 +19,8 @@ STREAM = "0123456789abcdef"
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> sessionmaker[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    create_schema(engine)
-    return session_factory(engine)
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 def event(seq: int, *items: wire.PointValue) -> wire.Event:

@@ -7,18 +7,15 @@ short look at the recently changed rows tells which ones moved since the last lo
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alarms.feed import AlarmFeed
 from cloud.models import AlarmRecord, utcnow
+from cloud.periodic import Periodic
 
-log = logging.getLogger(__name__)
 # Longer than any transaction takes from a change to its commit: a change stamped just before
 # the previous look but committed after it is still seen.
 LOOKBACK = timedelta(seconds=30)
@@ -34,8 +31,6 @@ class AlarmWatcher:
         self.feed = feed
         self.every_s = every_s
         self._seen: dict[int, int] | None = None  # alarm id -> version, of the lookback window
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def look(self) -> list[int]:
         """One look: the ids changed since the last one (none on the first, which only learns)."""
@@ -52,18 +47,9 @@ class AlarmWatcher:
             return []
         return sorted(i for i, version in current.items() if seen.get(i) != version)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sitewatch-alarm-watch", daemon=True)
-        self._thread.start()
+    def publish_changes(self) -> None:
+        self.feed.publish(self.look())
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.feed.publish(self.look())
-            except SQLAlchemyError as exc:
-                log.warning("could not look for alarm changes, will retry: %s", exc)
+    def job(self) -> Periodic:
+        """The watcher on its own thread, looking every `every_s`."""
+        return Periodic("sitewatch-alarm-watch", self.every_s, self.publish_changes)

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alarms.engine import CATEGORY_RANK, PRIORITY_RANK
 from cloud.alarms.states import OPEN_STATE_VALUES, STATE_RANK, AlarmState
 from cloud.api.alarm_schemas import AlarmOut, Comment, RecentValue, Tagged
 from cloud.models import AlarmRecord, EquipmentTag, StoredMessage
+from cloud.telemetry import TelemetryReader
+from cloud.telemetry.embedded import SqlTelemetryReader
 
-RECENT_MESSAGES = 500  # how far back a detail page looks for the point's values
+RECENT_MESSAGES = 500  # how far back a flag's detail page looks for its values
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,22 @@ def alarms_by_id(session: Session, ids: list[int]) -> list[AlarmOut]:
     return to_out(session, session.scalars(select(AlarmRecord).where(AlarmRecord.id.in_(ids))))
 
 
-def recent_values(session: Session, alarm: AlarmRecord, limit: int = 50) -> list[RecentValue]:
-    """The point's latest values, newest first, from the messages its node sent."""
+def recent_values(
+    session: Session, alarm: AlarmRecord, limit: int = 50, reader: TelemetryReader | None = None
+) -> list[RecentValue]:
+    """The point's latest values, newest first: its trend, read through the telemetry reader
+    (the embedded tables of this database when none is given; a minute rolled up by the
+    downsampler shows as its average). Flags and text are not trended: for a point with no
+    trend, its values are taken from the last messages its node sent."""
+    if reader is None:
+        reader = SqlTelemetryReader(sessionmaker(session.get_bind()))
+    points = reader.latest(alarm.site, alarm.node, alarm.device, alarm.point, limit)
+    if points:
+        return [RecentValue(ts=p.ts, value=p.avg, quality="good") for p in points]
+    return _values_from_messages(session, alarm, limit)
+
+
+def _values_from_messages(session: Session, alarm: AlarmRecord, limit: int) -> list[RecentValue]:
     rows = session.scalars(
         select(StoredMessage.payload)
         .where(StoredMessage.site == alarm.site, StoredMessage.node == alarm.node)

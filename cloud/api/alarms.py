@@ -30,6 +30,7 @@ from cloud.api.alarm_schemas import (
 from cloud.api.alarm_views import AlarmFilter, alarms_by_id, list_alarms, recent_values
 from cloud.api.deps import SessionDep
 from cloud.api.operator import OperatorDep
+from cloud.api.telemetry import telemetry_reader
 from cloud.models import AlarmEventRecord, AlarmRecord, utcnow
 
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
@@ -74,7 +75,7 @@ def compute_kpis(request: Request, session: SessionDep, site: str | None = None)
 
 
 @router.get("/{alarm_id}", response_model=AlarmDetail, summary="One alarm with its history")
-def get_alarm(session: SessionDep, alarm_id: int) -> AlarmDetail:
+def get_alarm(request: Request, session: SessionDep, alarm_id: int) -> AlarmDetail:
     alarm = _alarm_or_404(session, alarm_id)
     lines = session.scalars(
         select(AlarmEventRecord)
@@ -84,7 +85,7 @@ def get_alarm(session: SessionDep, alarm_id: int) -> AlarmDetail:
     return AlarmDetail(
         alarm=alarms_by_id(session, [alarm.id])[0],
         history=[HistoryLine.model_validate(line) for line in lines],
-        recent_values=recent_values(session, alarm),
+        recent_values=recent_values(session, alarm, reader=telemetry_reader(request)),
     )
 
 
