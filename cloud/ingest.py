@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -37,6 +39,8 @@ ACK_EARLY = 500  # positions waiting that are confirmed without waiting out the 
 SUPERVISE_EVERY_S = 5.0
 TICK_EVERY_S = 1.0
 CONFLICT_ATTEMPTS = 3
+ACK_WINDOW = 1000  # acks paho may have in flight
+RECEIVE_MAXIMUM = 1000  # messages the broker may push to a worker before its PUBACKs
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,9 @@ class Ingest:
             )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
+        # Acks to the edges are QoS 1 too: with paho's default window of 20 they queue behind
+        # the flood of incoming messages, and the edges stall on their confirmation window.
+        self._client.max_inflight_messages_set(ACK_WINDOW)
         self._client.reconnect_delay_set(1, 5)
         self._client.will_set(
             wire.CLOUD_STATE_TOPIC, wire.cloud_state(online=False), qos=1, retain=True
@@ -146,8 +153,16 @@ class Ingest:
         if self.share_group is None:
             self._client.connect_async(self.broker.host, self.broker.port, keepalive=15)
         else:
+            # Receive Maximum: the broker sends no more unacked messages than this, so a worker
+            # that falls behind holds a bounded backlog instead of buffering without limit.
+            limits = Properties(PacketTypes.CONNECT)
+            limits.ReceiveMaximum = RECEIVE_MAXIMUM
             self._client.connect_async(
-                self.broker.host, self.broker.port, keepalive=15, clean_start=True
+                self.broker.host,
+                self.broker.port,
+                keepalive=15,
+                clean_start=True,
+                properties=limits,
             )
         self._client.loop_start()
 
@@ -240,6 +255,9 @@ class Ingest:
             try:
                 self.store_batch(batch)
                 return
+            except StaleDataError:
+                log.info("another worker changed an alarm of this batch; storing it again")
+                time.sleep(0.05)
             except SQLAlchemyError as exc:
                 log.error("database write failed, retrying in %.1f s: %s", delay, exc)
                 time.sleep(delay)

@@ -49,9 +49,20 @@ def cloud_run(
 
     console.print(
         f"cloud: API and console on http://{settings.http_host}:{settings.http_port}, "
-        f"broker {settings.mqtt_url}, db {settings.db_url}"
+        f"broker {_broker(settings.mqtt_url)}, db {_shown(settings.db_url)}"
     )
     _run(run_cloud())
+
+
+def _shown(db_url: str) -> str:
+    """The database URL without its password: what is printed ends up in the journal."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable URL)"
 
 
 def _cloud_settings(**given: object) -> CloudSettings:
@@ -110,7 +121,7 @@ def cloud_ingest(
 
     console.print(
         f"ingest worker {settings.client_id}: group {settings.share_group}, "
-        f"broker {settings.mqtt_url}, db {settings.db_url}"
+        f"broker {_broker(settings.mqtt_url)}, db {_shown(settings.db_url)}"
     )
     _run(run_worker())
 
