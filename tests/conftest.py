@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.db import make_engine, migrate
+from cloud.db import make_engine, migrate, session_factory
 from cloud.service import CloudService
 from cloud.settings import CloudSettings
 from edge.agent import EdgeAgent
@@ -58,6 +59,12 @@ def db_engine(db_url: str) -> Iterator[Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    """Sessions on `db_engine`: each test using it runs on SQLite and on PostgreSQL."""
+    return session_factory(db_engine)
 
 
 @pytest.fixture(scope="session")

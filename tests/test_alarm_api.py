@@ -15,13 +15,12 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import Engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.app import create_app
-from cloud.db import session_factory
 from cloud.models import AlarmRecord
 from sitewatch import wire
 from sitewatch.siteconfig import Site
@@ -72,11 +71,6 @@ class Plant:
     def raise_(self, device: str, point: str, value: wire.Value = True, **where: str) -> int:
         self.send(device, point, value, **where)
         return self.alarm_id(device, point, where.get("site", SITE))
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

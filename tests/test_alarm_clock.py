@@ -8,12 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.alarms import actions, clock
-from cloud.db import session_factory
 from cloud.models import AlarmRecord
 from sitewatch import wire
 from sitewatch.configload import load_site
@@ -48,11 +47,6 @@ def site(tmp_path: Path) -> Site:
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return load_site(path)
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 class Rig:

@@ -6,23 +6,17 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.app import create_app
-from cloud.db import session_factory
 from cloud.models import AlarmRecord
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 
 PUMP = "/api/equipment/harbour-view/pumproom/fire-pump-1"
 ENGINEER = {"X-Operator": "%E5%B7%A5%E7%A8%8B%E9%83%A8%20%E5%BC%A0"}  # 工程部 张
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

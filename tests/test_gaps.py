@@ -11,23 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import gaps, store
 from cloud.app import create_app
-from cloud.db import session_factory
 from cloud.models import StoredMessage
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 
 STREAM = "0123456789abcdef"
 NEW_STREAM = "fedcba9876543210"
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alarms import engine
-from cloud.db import session_factory
 from cloud.ingest import ACK_EARLY, Incoming, Ingest
 from cloud.models import DeadLetter, PointRecord, StoredMessage
 from sitewatch import wire
@@ -48,11 +47,6 @@ def _event(seq: int, *points: tuple[str, str, wire.Value]) -> Incoming:
         "items": items,
     }
     return Incoming(TOPIC, json.dumps(body).encode(), mid=seq, qos=0)
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

@@ -8,23 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import gaps
-from cloud.db import session_factory
 from cloud.models import AlarmEventRecord, AlarmRecord, CardReadRecord, StoredMessage
 from cloud.retention import Retention, prune
 
 NOW = datetime(2027, 6, 1, tzinfo=UTC)
 OLD = NOW - timedelta(days=400)
 RECENT = NOW - timedelta(days=10)
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)
 
 
 @pytest.mark.parametrize(

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.api.alarm_views import sort_key
-from cloud.db import session_factory
 from cloud.models import AlarmRecord, PointRecord
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 
 STREAM = "0123456789abcdef"
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 def event(seq: int, *items: wire.PointValue) -> wire.Event:

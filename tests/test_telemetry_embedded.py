@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.app import create_app
-from cloud.db import session_factory
 from cloud.ingest import Incoming, Ingest
 from cloud.settings import CloudSettings
 from cloud.telemetry import Point, embedded, setup
@@ -47,11 +46,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.app import create_app
-from cloud.db import session_factory
 from cloud.ingest import Incoming, Ingest
 from cloud.models import AlarmRecord, StoredMessage
 from cloud.settings import CloudSettings
@@ -55,11 +54,6 @@ def fake() -> Iterator[FakeInflux]:
 @pytest.fixture
 def config(fake: FakeInflux) -> InfluxConfig:
     return InfluxConfig(fake.url, "s3cret", "acme", "sitewatch/autogen", timeout_s=TIMEOUT_S)
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(db_engine)  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture
