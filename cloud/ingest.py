@@ -216,37 +216,45 @@ class Ingest:
 
     def _tick_if_due(self) -> None:
         """Delays, shelving and suppression windows run out with no message to tell us."""
+        self._next_tick = self._on_clock(
+            self._next_tick,
+            TICK_EVERY_S,
+            "the alarm clock",
+            lambda session: clock.tick(session, self.sites, utcnow()),
+        )
+
+    def _supervise_if_due(self) -> None:
+        """Silence produces no message, so link supervision runs on the clock."""
+
+        def supervise(session: Session) -> None:
+            for node in store.supervise(session, self.sites, utcnow(), self._watching_since):
+                log.warning("node %s went silent: link trouble raised", node)
+
+        self._next_supervision = self._on_clock(
+            self._next_supervision, SUPERVISE_EVERY_S, "link supervision", supervise
+        )
+
+    def _on_clock(
+        self, due: float, every_s: float, what: str, job: Callable[[Session], object]
+    ) -> float:
+        """Run `job` in its own transaction if it is due, tell the consoles which alarms it
+        changed, and return when it is due next. A database error waits for the next time."""
         now = time.monotonic()
-        if now < self._next_tick:
-            return
-        self._next_tick = now + TICK_EVERY_S
+        if now < due:
+            return due
         try:
             with self.sessions.begin() as session:
-                clock.tick(session, self.sites, utcnow())
+                job(session)
                 session.flush()
                 changed = lifecycle.changed_alarms(session)
             self._tell(changed)
         except SQLAlchemyError as exc:
-            log.error("the alarm clock failed, will retry: %s", exc)
+            log.error("%s failed, will retry: %s", what, exc)
+        return now + every_s
 
     def _tell(self, changed: list[int]) -> None:
         if self.feed is not None and changed:
             self.feed.publish(changed)
-
-    def _supervise_if_due(self) -> None:
-        """Silence produces no message, so link supervision runs on the clock."""
-        now = time.monotonic()
-        if now < self._next_supervision:
-            return
-        self._next_supervision = now + SUPERVISE_EVERY_S
-        try:
-            with self.sessions.begin() as session:
-                for node in store.supervise(session, self.sites, utcnow(), self._watching_since):
-                    log.warning("node %s went silent: link trouble raised", node)
-                changed = lifecycle.changed_alarms(session)
-            self._tell(changed)
-        except SQLAlchemyError as exc:
-            log.error("link supervision failed, will retry: %s", exc)
 
     def _store_retrying(self, batch: list[Incoming]) -> None:
         """A database outage must not kill ingest: unconfirmed messages wait and are retried."""

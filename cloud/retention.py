@@ -9,6 +9,7 @@ what is older than the setting *and* beyond the record minimum, and says what it
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -81,18 +82,24 @@ class Pruned:
 
 
 def _prune_oldest(
-    session: Session, model: type, moment: object, cutoff: datetime, keep_last: int
+    session: Session,
+    model: type,
+    moment: object,
+    cutoff: datetime,
+    keep_last: int,
+    before: Callable[[tuple[object, ...]], None] | None = None,
 ) -> int:
-    """Delete rows older than `cutoff`, but never the newest `keep_last` rows of the table."""
+    """Delete rows older than `cutoff`, but never the newest `keep_last` rows of the table.
+    `before` sees the conditions of the rows about to go, while they are still there."""
     newest_kept = session.scalar(
         select(model.id).order_by(model.id.desc()).offset(keep_last - 1).limit(1)  # type: ignore[attr-defined]
     )
     if newest_kept is None:
         return 0  # fewer rows than the minimum: nothing may go
-    result = session.execute(
-        delete(model).where(moment < cutoff, model.id < newest_kept)  # type: ignore[attr-defined, operator]
-    )
-    return int(result.rowcount or 0)
+    doomed = (moment < cutoff, model.id < newest_kept)  # type: ignore[attr-defined, operator]
+    if before is not None:
+        before(doomed)
+    return int(session.execute(delete(model).where(*doomed)).rowcount or 0)
 
 
 def prune(session: Session, retention: Retention, now: datetime) -> Pruned:
@@ -117,33 +124,36 @@ def prune(session: Session, retention: Retention, now: datetime) -> Pruned:
 
 def _prune_messages(session: Session, cutoff: datetime, keep_last: int) -> int:
     """Old messages go, and each stream remembers how far: a pruned seq is not a gap."""
-    newest_kept = session.scalar(
-        select(StoredMessage.id).order_by(StoredMessage.id.desc()).offset(keep_last - 1).limit(1)
-    )
-    if newest_kept is None:
-        return 0
-    doomed = (StoredMessage.received_at < cutoff, StoredMessage.id < newest_kept)
-    floors = session.execute(
-        select(
-            StoredMessage.site,
-            StoredMessage.node,
-            StoredMessage.stream,
-            func.max(StoredMessage.seq),
-        )
-        .where(*doomed)
-        .group_by(StoredMessage.site, StoredMessage.node, StoredMessage.stream)
-    ).all()
-    for site, node, stream, highest in floors:
-        floor = session.scalar(
-            select(StreamFloor).where(
-                StreamFloor.site == site, StreamFloor.node == node, StreamFloor.stream == stream
+
+    def remember_floors(doomed: tuple[object, ...]) -> None:
+        floors = session.execute(
+            select(
+                StoredMessage.site,
+                StoredMessage.node,
+                StoredMessage.stream,
+                func.max(StoredMessage.seq),
             )
-        )
-        if floor is None:
-            session.add(StreamFloor(site=site, node=node, stream=stream, pruned_through=highest))
-        else:
-            floor.pruned_through = max(floor.pruned_through, highest)
-    return int(session.execute(delete(StoredMessage).where(*doomed)).rowcount or 0)
+            .where(*doomed)  # type: ignore[arg-type]
+            .group_by(StoredMessage.site, StoredMessage.node, StoredMessage.stream)
+        ).all()
+        for site, node, stream, highest in floors:
+            floor = session.scalar(
+                select(StreamFloor).where(
+                    StreamFloor.site == site,
+                    StreamFloor.node == node,
+                    StreamFloor.stream == stream,
+                )
+            )
+            if floor is None:
+                session.add(
+                    StreamFloor(site=site, node=node, stream=stream, pruned_through=highest)
+                )
+            else:
+                floor.pruned_through = max(floor.pruned_through, highest)
+
+    return _prune_oldest(
+        session, StoredMessage, StoredMessage.received_at, cutoff, keep_last, remember_floors
+    )
 
 
 def _prune_history(session: Session, cutoff: datetime, keep_last: int) -> int:
