@@ -14,17 +14,22 @@ if TYPE_CHECKING:
 
 cloud_app = typer.Typer(help="The cloud service.", no_args_is_help=True)
 
+# Options every cloud command reads the same way: given, else the SITEWATCH_* variable.
+SitesOption = Annotated[
+    list[Path] | None,
+    typer.Option("--site", help="site file, repeatable \\[env SITEWATCH_SITE_FILES]"),
+]
+DbOption = Annotated[
+    str | None, typer.Option(help="SQLAlchemy database URL \\[env SITEWATCH_DB_URL]")
+]
+MqttOption = Annotated[str | None, typer.Option(help="broker URL \\[env SITEWATCH_MQTT_URL]")]
+
 
 @cloud_app.command("run")
 def cloud_run(
-    site: Annotated[
-        list[Path] | None,
-        typer.Option("--site", help="site file, repeatable \\[env SITEWATCH_SITE_FILES]"),
-    ] = None,
-    db: Annotated[
-        str | None, typer.Option(help="SQLAlchemy database URL \\[env SITEWATCH_DB_URL]")
-    ] = None,
-    mqtt: Annotated[str | None, typer.Option(help="broker URL \\[env SITEWATCH_MQTT_URL]")] = None,
+    site: SitesOption = None,
+    db: DbOption = None,
+    mqtt: MqttOption = None,
     host: Annotated[
         str | None, typer.Option(help="HTTP address \\[env SITEWATCH_HTTP_HOST]")
     ] = None,
@@ -85,14 +90,9 @@ def _cloud_settings(**given: object) -> CloudSettings:
 
 @cloud_app.command("ingest")
 def cloud_ingest(
-    site: Annotated[
-        list[Path] | None,
-        typer.Option("--site", help="site file, repeatable \\[env SITEWATCH_SITE_FILES]"),
-    ] = None,
-    db: Annotated[
-        str | None, typer.Option(help="SQLAlchemy database URL \\[env SITEWATCH_DB_URL]")
-    ] = None,
-    mqtt: Annotated[str | None, typer.Option(help="broker URL \\[env SITEWATCH_MQTT_URL]")] = None,
+    site: SitesOption = None,
+    db: DbOption = None,
+    mqtt: MqttOption = None,
     group: Annotated[
         str | None,
         typer.Option(
@@ -128,9 +128,7 @@ def cloud_ingest(
 
 @cloud_app.command("migrate")
 def cloud_migrate(
-    db: Annotated[
-        str | None, typer.Option(help="SQLAlchemy database URL \\[env SITEWATCH_DB_URL]")
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Upgrade the database schema in place to this version's (`cloud run` also does it at start).
 
