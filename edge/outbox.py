@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+
+from sitewatch.closing import Closing
 
 UNSENT = 0
 HANDED_OVER = 1
@@ -67,7 +68,7 @@ class KindStatus:
     oldest_unconfirmed_ms: int | None = None
 
 
-class Outbox:
+class Outbox(Closing):
     """Thread-safe: paho's network thread confirms rows while the agent's loop adds them."""
 
     def __init__(self, path: Path, budget_bytes: int | None = None) -> None:
@@ -98,17 +99,6 @@ class Outbox:
             ).fetchone()[0]
         )
         self.enforce_budget()
-
-    def __enter__(self) -> Outbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         with self._lock:

@@ -17,12 +17,12 @@ import select
 import threading
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 
 from simulators.serial_link import PtyPort
+from sitewatch.closing import Closing
 
 
-class _ReaderSim:
+class _ReaderSim(Closing):
     """A pty plus a thread that hands whatever the host writes to `_from_host`."""
 
     def __init__(self) -> None:
@@ -38,17 +38,6 @@ class _ReaderSim:
     @property
     def path(self) -> str:
         return self.port.path
-
-    def __enter__(self) -> _ReaderSim:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def garbage(self, data: bytes) -> None:
         self._write(data)

@@ -13,10 +13,11 @@ import select
 import termios
 import threading
 import tty
-from types import TracebackType
+
+from sitewatch.closing import Closing
 
 
-class PtyPort:
+class PtyPort(Closing):
     """One pseudo-terminal in raw mode: `path` for the driver, `write`/`read` for the simulator."""
 
     def __init__(self) -> None:
@@ -27,17 +28,6 @@ class PtyPort:
         attrs[3] &= ~termios.ECHO
         termios.tcsetattr(self._slave, termios.TCSANOW, attrs)
         self.path = os.ttyname(self._slave)
-
-    def __enter__(self) -> PtyPort:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def write(self, data: bytes) -> None:
         os.write(self.master, data)
@@ -53,7 +43,7 @@ class PtyPort:
                 os.close(fd)
 
 
-class NullModem:
+class NullModem(Closing):
     """Two ptys whose masters are cross-connected by a thread: bytes written on one arrive on the other."""
 
     def __init__(self) -> None:
@@ -62,17 +52,6 @@ class NullModem:
         self._stop_r, self._stop_w = os.pipe()
         self._thread = threading.Thread(target=self._pump, name="null-modem", daemon=True)
         self._thread.start()
-
-    def __enter__(self) -> NullModem:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _pump(self) -> None:
         peers = {self.a.master: self.b.master, self.b.master: self.a.master}
