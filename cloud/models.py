@@ -172,9 +172,6 @@ class AlarmRecord(Base):
     shelved_until: Mapped[datetime | None]
     shelved_by: Mapped[str | None] = mapped_column(String(120))
     shelve_reason: Mapped[str | None] = mapped_column(Text)
-    last_comment: Mapped[str | None] = mapped_column(Text)
-    last_comment_by: Mapped[str | None] = mapped_column(String(120))
-    last_comment_at: Mapped[datetime | None]
     # Optimistic locking: an operator's action and an ingest batch never overwrite each other.
     version: Mapped[int] = mapped_column(default=1)
     history: Mapped[list[AlarmEventRecord]] = relationship(

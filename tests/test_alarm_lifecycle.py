@@ -251,7 +251,9 @@ def test_a_comment_needs_text_and_is_kept() -> None:
     with pytest.raises(IllegalTransition, match="needs some text"):
         lifecycle.comment(a, "王", at(1), "  ")
     lifecycle.comment(a, "王", at(2), "通知工程部 engineering called")
-    assert (a.last_comment, a.last_comment_by, a.state) == (
+    line = a.history[-1]
+    assert (line.event, line.note, line.by, a.state) == (
+        "commented",
         "通知工程部 engineering called",
         "王",
         "unacknowledged",

@@ -123,7 +123,6 @@ def acknowledge(alarm: AlarmRecord, by: str, at: datetime, note: str | None = No
 def comment(alarm: AlarmRecord, by: str, at: datetime, note: str) -> None:
     if not note.strip():
         raise IllegalTransition("a comment needs some text")
-    alarm.last_comment, alarm.last_comment_by, alarm.last_comment_at = note, by, at
     record(alarm, "commented", at, by=by, note=note)
 
 

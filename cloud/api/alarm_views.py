@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.alarms.engine import CATEGORY_RANK, PRIORITY_RANK
 from cloud.alarms.states import OPEN_STATE_VALUES, STATE_RANK, AlarmState
 from cloud.api.alarm_schemas import AlarmOut, Comment, RecentValue, Tagged
-from cloud.models import AlarmRecord, EquipmentTag, StoredMessage
+from cloud.models import AlarmEventRecord, AlarmRecord, EquipmentTag, StoredMessage
 from cloud.telemetry import TelemetryReader
 from cloud.telemetry.embedded import SqlTelemetryReader
 
@@ -64,9 +64,33 @@ def _tags(session: Session, alarms: list[AlarmRecord]) -> dict[tuple[str, str, s
     }
 
 
+def _last_comments(session: Session, alarms: list[AlarmRecord]) -> dict[int, Comment]:
+    """Each alarm's newest comment, read from its history (the one record of comments)."""
+    latest: dict[int, Comment] = {}
+    ids = [a.id for a in alarms]
+    for start in range(0, len(ids), 500):
+        lines = session.execute(
+            select(
+                AlarmEventRecord.alarm_id,
+                AlarmEventRecord.by,
+                AlarmEventRecord.note,
+                AlarmEventRecord.at,
+            )
+            .where(
+                AlarmEventRecord.event == "commented",
+                AlarmEventRecord.alarm_id.in_(ids[start : start + 500]),
+            )
+            .order_by(AlarmEventRecord.id)
+        )
+        for alarm_id, by, note, at in lines:
+            latest[alarm_id] = Comment(by=by or "", note=note or "", at=at)
+    return latest
+
+
 def to_out(session: Session, alarms: Iterable[AlarmRecord]) -> list[AlarmOut]:
     records = list(alarms)
     tags = _tags(session, records)
+    comments = _last_comments(session, records)
     return [
         AlarmOut(
             id=a.id,
@@ -93,11 +117,7 @@ def to_out(session: Session, alarms: Iterable[AlarmRecord]) -> list[AlarmOut]:
             shelved_by=a.shelved_by,
             shelve_reason=a.shelve_reason,
             out_of_service=tags.get((a.site, a.node, a.device)),
-            last_comment=(
-                Comment(by=a.last_comment_by, note=a.last_comment, at=a.last_comment_at)
-                if a.last_comment and a.last_comment_by and a.last_comment_at
-                else None
-            ),
+            last_comment=comments.get(a.id),
         )
         for a in records
     ]

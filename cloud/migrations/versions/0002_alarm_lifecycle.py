@@ -74,9 +74,6 @@ NEW_ALARM_COLUMNS = (
     sa.Column("shelved_until", Time, nullable=True),
     sa.Column("shelved_by", sa.String(120), nullable=True),
     sa.Column("shelve_reason", sa.Text(), nullable=True),
-    sa.Column("last_comment", sa.Text(), nullable=True),
-    sa.Column("last_comment_by", sa.String(120), nullable=True),
-    sa.Column("last_comment_at", Time, nullable=True),
     sa.Column("version", sa.Integer(), nullable=True),
 )
 
