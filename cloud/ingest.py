@@ -25,7 +25,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from cloud import store
 from cloud.alarms import clock, lifecycle
 from cloud.alarms.feed import AlarmFeed
+from cloud.commands import take_commands
 from cloud.models import utcnow
+from cloud.patrol import clock as patrol_clock
 from cloud.telemetry import TelemetrySink
 from cloud.working_set import WorkingSet
 from sitewatch import wire
@@ -220,8 +222,13 @@ class Ingest:
             self._next_tick,
             TICK_EVERY_S,
             "the alarm clock",
-            lambda session: clock.tick(session, self.sites, utcnow()),
+            self._tick,
         )
+
+    def _tick(self, session: Session) -> None:
+        now = utcnow()
+        clock.tick(session, self.sites, now)
+        patrol_clock.tick(session, self.sites, now, self._watching_since)
 
     def _supervise_if_due(self) -> None:
         """Silence produces no message, so link supervision runs on the clock."""
@@ -250,6 +257,9 @@ class Ingest:
             self._tell(changed)
         except SQLAlchemyError as exc:
             log.error("%s failed, will retry: %s", what, exc)
+        except Exception:
+            # A bug in one clock job must not stop the writer thread (and with it all ingest).
+            log.exception("%s failed, will retry", what)
         return now + every_s
 
     def _tell(self, changed: list[int]) -> None:
@@ -332,7 +342,10 @@ class Ingest:
                     confirmations.append(stored)
             work.flush()
             changed = lifecycle.changed_alarms(session)
+            commands = take_commands(session)
         self._tell(changed)
+        for command in commands:  # committed: now the readers may show it
+            self.send_command(command.site, command.node, command.name, command.args)
         return confirmations
 
     def _store_alone(self, one: Decoded) -> list[store.Stored]:

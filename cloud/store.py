@@ -19,6 +19,7 @@ from cloud.models import (
     PointRecord,
     utcnow,
 )
+from cloud.patrol import tours as patrol
 from cloud.telemetry import TelemetrySample
 from cloud.working_set import WorkingSet
 from sitewatch import wire
@@ -261,6 +262,7 @@ def apply(
             _apply_point(work, site, msg, item)
         elif isinstance(item, wire.CardTap):
             _apply_tap(work, msg, item)
+            patrol.on_tap(work, site, msg.node, item)
         elif isinstance(item, wire.Heartbeat):
             _apply_heartbeat(work, site, msg, item)
         else:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sitewatch.patrolcheck import check_patrol
 from sitewatch.siteconfig import (
     AlarmRule,
     Device,
@@ -287,6 +288,7 @@ def load_site(path: str | Path) -> Site:
 
     for index, suppression in enumerate(site_file.suppressions):
         _check_suppression(doc, ("suppressions", index), suppression, nodes)
+    patrol = check_patrol(doc, site_file.patrol, nodes)
     if doc.problems:
         raise ConfigError(doc.problems)
     return Site(
@@ -297,6 +299,7 @@ def load_site(path: str | Path) -> Site:
         doc.data,
         site_path.resolve(),
         tuple(site_file.suppressions),
+        patrol,
     )
 
 

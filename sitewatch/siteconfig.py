@@ -25,6 +25,7 @@ from sitewatch.alarmconfig import (  # noqa: F401  (re-exported: part of the sit
     WeeklyWindow,
     _Strict,
 )
+from sitewatch.patrolconfig import Patrol
 
 
 class Table(StrEnum):
@@ -273,6 +274,7 @@ class SiteFile(_Strict):
     profiles_dir: str = "devices"
     nodes: dict[Ident, NodeConfig] = Field(min_length=1)
     suppressions: list[Suppression] = Field(default_factory=list)
+    patrol: Patrol = Field(default_factory=Patrol)
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,7 @@ class Site:
     source: dict = field(repr=False, compare=False, default_factory=dict)
     path: Path | None = field(default=None, compare=False)
     suppressions: tuple[Suppression, ...] = ()
+    patrol: Patrol = field(default_factory=Patrol, compare=False)
 
     @property
     def config_hash(self) -> str:
