@@ -133,23 +133,23 @@ class Route(_Strict):
     stops: list[Stop] = Field(min_length=1, max_length=100)
     schedules: list[Schedule] = Field(default_factory=list)
     start_window_min: float | None = Field(
-        default=None, ge=1, le=240, description="default: the patrol section's"
+        default=None, gt=0, le=240, description="default: the patrol section's"
     )
     grace_min: float | None = Field(default=None, ge=0, le=120)
-    lone_worker_min: float | None = Field(default=None, ge=1, le=240)
+    lone_worker_min: float | None = Field(default=None, gt=0, le=240)
 
 
 class Patrol(_Strict):
     """The `patrol:` section of a site file."""
 
     start_window_min: float = Field(
-        default=15, ge=1, le=240, description="how long after a scheduled start a tour may begin"
+        default=15, gt=0, le=240, description="how long after a scheduled start a tour may begin"
     )
     grace_min: float = Field(
         default=5, ge=0, le=120, description="after a checkpoint's window, before it is missed"
     )
     lone_worker_min: float = Field(
-        default=10, ge=1, le=240, description="a guard on tour silent this long raises an alarm"
+        default=10, gt=0, le=240, description="a guard on tour silent this long raises an alarm"
     )
     guards: dict[Ident, Guard] = Field(default_factory=dict)
     checkpoints: dict[Ident, Checkpoint] = Field(default_factory=dict)
