@@ -26,6 +26,7 @@ from cloud.models import (
     StreamFloor,
     utcnow,
 )
+from cloud.patrol.retention import prune_patrol
 from cloud.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def prune(session: Session, retention: Retention, now: datetime) -> Pruned:
         ).rowcount
         or 0
     )
+    pruned.counts.update(prune_patrol(session, now - timedelta(days=retention.log_days)))
     return pruned
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import gaps
 from cloud.models import AlarmEventRecord, AlarmRecord, CardReadRecord, StoredMessage
 from cloud.retention import Retention, prune
+from sitewatch.siteconfig import Site
+from tests.patrol_desk import ZHANG, PatrolDesk, patrol_site
 
 NOW = datetime(2027, 6, 1, tzinfo=UTC)
 OLD = NOW - timedelta(days=400)
@@ -162,3 +164,18 @@ def _wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "not within the timeout"
         time.sleep(0.02)
+
+
+def test_patrol_logs_go_after_a_year_and_a_recent_tour_stays(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    desk = PatrolDesk(sessions, patrol_site(example_site))
+    for start in (NOW - timedelta(days=367), NOW - timedelta(days=300)):
+        desk.tap("b2", ZHANG, start)
+        desk.tick(start + timedelta(hours=1))  # the rest is missed: the tour ends incomplete
+    with sessions.begin() as session:
+        counts = prune(session, Retention(), NOW).counts
+    assert (counts["patrol_tours"], counts["patrol_visits"], counts["patrol_taps"]) == (1, 3, 1)
+    (kept,) = desk.tours()
+    assert kept.started_at == NOW - timedelta(days=300)
+    assert len(kept.visits) == 3
