@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sitewatch.parkingcheck import check_parking
 from sitewatch.patrolcheck import check_patrol
 from sitewatch.siteconfig import (
     AlarmRule,
@@ -289,6 +290,7 @@ def load_site(path: str | Path) -> Site:
     for index, suppression in enumerate(site_file.suppressions):
         _check_suppression(doc, ("suppressions", index), suppression, nodes)
     patrol = check_patrol(doc, site_file.patrol, nodes)
+    check_parking(doc, site_file.parking, nodes)
     if doc.problems:
         raise ConfigError(doc.problems)
     return Site(
@@ -300,6 +302,7 @@ def load_site(path: str | Path) -> Site:
         site_path.resolve(),
         tuple(site_file.suppressions),
         patrol,
+        site_file.parking,
     )
 
 

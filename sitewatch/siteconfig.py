@@ -25,6 +25,7 @@ from sitewatch.alarmconfig import (  # noqa: F401  (re-exported: part of the sit
     WeeklyWindow,
     _Strict,
 )
+from sitewatch.parkingconfig import Parking
 from sitewatch.patrolconfig import Patrol
 
 
@@ -275,6 +276,7 @@ class SiteFile(_Strict):
     nodes: dict[Ident, NodeConfig] = Field(min_length=1)
     suppressions: list[Suppression] = Field(default_factory=list)
     patrol: Patrol = Field(default_factory=Patrol)
+    parking: Parking = Field(default_factory=Parking)
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,7 @@ class Site:
     path: Path | None = field(default=None, compare=False)
     suppressions: tuple[Suppression, ...] = ()
     patrol: Patrol = field(default_factory=Patrol, compare=False)
+    parking: Parking = field(default_factory=Parking, compare=False)
 
     @property
     def config_hash(self) -> str:

@@ -20,6 +20,9 @@ TOPIC_ROOT = "sw/v1"
 CLOUD_STATE_TOPIC = f"{TOPIC_ROOT}/cloud/state"
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_ACK_RANGES = 10_000
+# A card list is one retained snapshot of every card of a site: tens of thousands of cards.
+MAX_CARDS = 50_000
+MAX_CARDS_PAYLOAD_BYTES = 8 * 1024 * 1024
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -171,9 +174,78 @@ class Heartbeat(_Strict):
         default=False,
         description="the outbox holds only events and alarms and still exceeds its budget",
     )
+    cards_version: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = Field(
+        default=None, description="a gate node: the card list version it decides from"
+    )
 
 
-EventItem = Annotated[PointValue | DeviceStatus | CardTap | Heartbeat, Field(discriminator="type")]
+CardId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:]+$")]
+
+
+class CardType(StrEnum):
+    RESIDENT = "resident"
+    STAFF = "staff"
+    TEMPORARY = "temporary"  # contractor and renovation passes (出入证), with a validity window
+    VISITOR = "visitor"
+    EMERGENCY = "emergency"  # police, fire, ambulance, official: always pass, always logged
+
+
+class CardStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    LOST = "lost"
+    EXPIRED = "expired"
+
+
+class GateReason(StrEnum):
+    """Why a gate let a car through, or did not."""
+
+    VALID = "valid"
+    EMERGENCY = "emergency"
+    OVERRIDE = "override"  # an operator opened the barrier from the console
+    REGISTERED = "registered"  # a stranger vehicle, registered by the booth and let through
+    UNKNOWN = "unknown"
+    LOST = "lost"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    OUTSIDE_VALIDITY = "outside_validity"
+    NO_PERMISSION = "no_permission"  # a known card, not for this lane
+    ANTI_PASSBACK = "anti_passback"
+
+
+class GatePass(_Strict):
+    """A gate lane's decision on a card read (or an operator's opening), made at the edge."""
+
+    type: Literal["gate"] = "gate"
+    lane: Name
+    direction: Literal["in", "out"]
+    reader: Name | None = None
+    card: CardId | None = None
+    card_type: CardType | None = None
+    allowed: bool
+    reason: GateReason
+    violation: bool = Field(default=False, description="anti-passback broken but let through")
+    list_version: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
+    decide_ms: float | None = Field(default=None, ge=0, le=3_600_000, description="read → relay")
+    relay_confirmed: bool | None = Field(default=None, description="relay read back as commanded")
+    by: str | None = Field(default=None, max_length=120)
+    note: str | None = Field(default=None, max_length=500)
+    ts: Millis
+
+
+class CardListLoaded(_Strict):
+    """A gate node now decides from card list `version` (persisted before this is sent)."""
+
+    type: Literal["cards"] = "cards"
+    version: Annotated[int, Field(ge=1, le=INT64_MAX)]
+    count: Annotated[int, Field(ge=0, le=1_000_000)]
+    ts: Millis
+
+
+EventItem = Annotated[
+    PointValue | DeviceStatus | CardTap | Heartbeat | GatePass | CardListLoaded,
+    Field(discriminator="type"),
+]
 
 
 class Message(_Strict):
@@ -257,7 +329,27 @@ class Command(Message):
         return Topic(self.site, self.node, Kind.CMD, self.name)
 
 
-AnyMessage = Birth | Death | Event | Alarm | Telemetry | Ack | Command
+class CardEntry(_Strict):
+    """One card as a gate needs it: no holder, no plates (the gate decides on the card alone)."""
+
+    card: CardId
+    type: CardType
+    status: CardStatus
+    valid_from: Millis | None = None
+    valid_until: Millis | None = None
+    lanes: list[Name] | None = Field(default=None, description="None: every lane")
+
+
+class CardList(Message):
+    """Cloud→gate node, retained: the whole card list at `version` (a higher one replaces it)."""
+
+    KIND: ClassVar[Kind] = Kind.CARDS
+    version: Annotated[int, Field(ge=1, le=INT64_MAX)]
+    cards: list[CardEntry] = Field(max_length=MAX_CARDS)
+    ts: Millis
+
+
+AnyMessage = Birth | Death | Event | Alarm | Telemetry | Ack | Command | CardList
 
 _MODELS: dict[Kind, type[Message]] = {
     Kind.BIRTH: Birth,
@@ -267,6 +359,7 @@ _MODELS: dict[Kind, type[Message]] = {
     Kind.TELEMETRY: Telemetry,
     Kind.ACK: Ack,
     Kind.CMD: Command,
+    Kind.CARDS: CardList,
 }
 
 
@@ -293,10 +386,9 @@ def describe_validation_error(error: ValidationError) -> str:
 def decode(topic: str, payload: bytes) -> AnyMessage:
     """Parse and validate one MQTT message; raises WireError naming what is wrong."""
     parsed_topic = Topic.parse(topic)
-    if parsed_topic.kind is Kind.CARDS:
-        raise WireError("the cards topic is not decoded by this contract version")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise WireError(f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
+    limit = MAX_CARDS_PAYLOAD_BYTES if parsed_topic.kind is Kind.CARDS else MAX_PAYLOAD_BYTES
+    if len(payload) > limit:
+        raise WireError(f"payload is {len(payload)} bytes, over the {limit}-byte limit")
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError) as exc:

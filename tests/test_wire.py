@@ -414,10 +414,36 @@ def test_bad_topic_is_a_wire_error() -> None:
     assert "is not a valid topic segment" in decode_error("sw/v1/+/pumproom/event", payload)
 
 
-def test_cards_topic_is_not_decoded() -> None:
-    assert decode_error("sw/v1/harbour-view/pumproom/cards", b"{}") == (
-        "the cards topic is not decoded by this contract version"
-    )
+def test_a_card_list_round_trips_and_a_bad_entry_is_named() -> None:
+    from sitewatch.wire import CardEntry, CardList, CardStatus, CardType
+
+    cards = CardList(
+        site="harbour-view",
+        node="gate",
+        version=7,
+        ts=1,
+        cards=[
+            CardEntry(card="0A00BC614E", type=CardType.RESIDENT, status=CardStatus.ACTIVE),
+            CardEntry(card="W26:12:34567", type=CardType.TEMPORARY, status=CardStatus.ACTIVE,
+                      valid_from=1, valid_until=2, lanes=["lane-in"]),
+        ],
+    )  # fmt: skip
+    topic, payload = encode(cards)
+    assert topic == "sw/v1/harbour-view/gate/cards"
+    assert decode(topic, payload) == cards
+    data = json.loads(payload)
+    data["cards"][1]["status"] = "stolen"
+    message = decode_error(topic, json.dumps(data).encode())
+    assert message.startswith("invalid cards payload: cards.1.status: ")
+
+
+def test_a_card_list_may_be_larger_than_an_event_but_not_unbounded() -> None:
+    from sitewatch.wire import MAX_CARDS_PAYLOAD_BYTES
+
+    big = b" " * (MAX_PAYLOAD_BYTES + 1)
+    assert "over the" not in decode_error("sw/v1/harbour-view/gate/cards", big)
+    huge = b" " * (MAX_CARDS_PAYLOAD_BYTES + 1)
+    assert "over the 8388608-byte limit" in decode_error("sw/v1/harbour-view/gate/cards", huge)
 
 
 def test_payload_for_the_wrong_kind_is_rejected() -> None:
