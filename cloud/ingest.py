@@ -26,6 +26,7 @@ from cloud import store
 from cloud.alarms import clock, lifecycle
 from cloud.alarms.feed import AlarmFeed
 from cloud.commands import take_commands
+from cloud.gates.publisher import CardListPublisher
 from cloud.models import utcnow
 from cloud.patrol import clock as patrol_clock
 from cloud.telemetry import TelemetrySink
@@ -89,6 +90,7 @@ class Ingest:
         self._worker: threading.Thread | None = None
         self.share_group = share_group
         self.telemetry = telemetry
+        self.card_lists = CardListPublisher(sites, self._publish_retained)
         if share_group is None:
             # One worker: 3.1.1 with a clean session, which every broker we meet speaks (amqtt
             # has no MQTT 5).
@@ -137,6 +139,8 @@ class Ingest:
         prefix = f"$share/{self.share_group}/" if self.share_group else ""
         client.subscribe([(prefix + wire.Topic.filter(kind=k), 1) for k in kinds])
         client.publish(wire.CLOUD_STATE_TOPIC, wire.cloud_state(online=True), qos=1, retain=True)
+        # A restarted broker may have lost its retained card lists: send them all again.
+        self.card_lists.sent.clear()
         self.connected.set()
         log.info("cloud ingest connected to %s", self.broker)
 
@@ -229,6 +233,12 @@ class Ingest:
         now = utcnow()
         clock.tick(session, self.sites, now)
         patrol_clock.tick(session, self.sites, now, self._watching_since)
+        if self.connected.is_set():
+            self.card_lists.sync(session)
+
+    def _publish_retained(self, topic: str, payload: bytes) -> bool:
+        info = self._client.publish(topic, payload, qos=1, retain=True)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def _supervise_if_due(self) -> None:
         """Silence produces no message, so link supervision runs on the clock."""

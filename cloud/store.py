@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloud.alarms import engine
 from cloud.alarms.rules import Sample
+from cloud.gates import passes as gates
 from cloud.models import (
     CardReadRecord,
     DeadLetter,
@@ -71,6 +72,8 @@ def check(sites: dict[str, Site], msg: wire.AnyMessage) -> None:
                 raise Rejected(f"device {item.device} is not configured on node {msg.node}")
         elif isinstance(item, wire.CardTap) and item.reader not in site.nodes[msg.node].readers:
             raise Rejected(f"reader {item.reader} is not configured on node {msg.node}")
+        elif isinstance(item, wire.GatePass) and (why := gates.check_pass(site, msg.node, item)):
+            raise Rejected(why)
 
 
 def _is_number(value: wire.Value) -> bool:
@@ -184,6 +187,10 @@ def _apply_heartbeat(
     node.last_heartbeat = engine.source_time(beat.ts)
     config = site.nodes[msg.node]
     engine.on_node_disk(work, site.id, config, beat.disk_over_budget, utcnow())
+    if beat.cards_version:  # a gate: the list it runs (normally told by its CardListLoaded)
+        gates.record_list_loaded(
+            work, site, msg.node, beat.cards_version, engine.source_time(beat.ts), None
+        )
     if beat.clock_offset_ms is not None:
         node.clock_offset_ms = beat.clock_offset_ms
         engine.on_node_clock(work, site.id, config, beat.clock_offset_ms, utcnow())
@@ -265,6 +272,10 @@ def apply(
             patrol.on_tap(work, site, msg.node, item)
         elif isinstance(item, wire.Heartbeat):
             _apply_heartbeat(work, site, msg, item)
+        elif isinstance(item, wire.GatePass):
+            gates.record_pass(work, site, msg.node, item)
+        elif isinstance(item, wire.CardListLoaded):
+            gates.on_list_loaded(work, site, msg.node, item)
         else:
             _apply_device(work, site, msg, item)
     return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=False, rebirth=rebirth)
