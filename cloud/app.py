@@ -8,7 +8,18 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alarms.feed import AlarmFeed
-from cloud.api import alarms, console, equipment, gaps, nodes, patrol, stream, telemetry
+from cloud.api import (
+    alarms,
+    cards,
+    console,
+    equipment,
+    gaps,
+    gates,
+    nodes,
+    patrol,
+    stream,
+    telemetry,
+)
 from sitewatch import __version__
 from sitewatch.siteconfig import Site
 
@@ -41,5 +52,7 @@ def create_app(
     app.include_router(equipment.router)
     app.include_router(telemetry.router)
     app.include_router(patrol.router)
+    app.include_router(cards.router)
+    app.include_router(gates.router)
     app.include_router(console.router)
     return app

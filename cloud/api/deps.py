@@ -33,3 +33,16 @@ def site_of_node(sites: dict[str, Site], node: str, site: str | None) -> str:
             400, f"node {node!r} is in several sites ({', '.join(owners)}): give ?site="
         )
     return owners[0]
+
+
+def one_site(sites: dict[str, Site], site: str | None) -> Site:
+    """The site asked for; it may be left out when this cloud watches only one."""
+    if site is not None:
+        if site not in sites:
+            raise HTTPException(404, f"site {site!r} is not configured")
+        return sites[site]
+    if len(sites) != 1:
+        raise HTTPException(
+            400, f"several sites are configured ({', '.join(sorted(sites))}): give ?site="
+        )
+    return next(iter(sites.values()))

@@ -172,10 +172,16 @@ def extend(
     old.status = CardStatus.EXPIRED.value
     session.flush()  # the number is free again for the new pass
     fields = CardFields(
-        card=number or old.card, holder=old.holder, unit=old.unit, plates=old.plates,
-        type=CardType(old.type), valid_from=now, valid_until=until, lanes=old.lanes,
+        card=number or old.card,
+        holder=old.holder,
+        unit=old.unit,
+        plates=old.plates,
+        type=CardType(old.type),
+        valid_from=now,
+        valid_until=until,
+        lanes=old.lanes,
         notes=old.notes,
-    )  # fmt: skip
+    )
     new = _add(session, site, fields, by, replaces_id=old.id)
     _log(session, old, "expired_by_extension", by, new_card_id=new.id)
     _log(session, new, "issued_as_extension", by, replaces=old.id)

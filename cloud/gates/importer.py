@@ -89,9 +89,13 @@ def import_cards(session: Session, site: Site, text: str, by: str) -> ImportResu
     missing = {"card", "holder", "type"} - set(reader.fieldnames or ())
     if missing:
         result.errors.append(
-            RowError(1, None, f"the header lacks column(s) {', '.join(sorted(missing))}; "
-                     f"columns: {', '.join(COLUMNS)}")
-        )  # fmt: skip
+            RowError(
+                1,
+                None,
+                f"the header lacks column(s) {', '.join(sorted(missing))}; "
+                f"columns: {', '.join(COLUMNS)}",
+            )
+        )
         return result
     unknown = set(reader.fieldnames or ()) - set(COLUMNS)
     if unknown:

@@ -34,14 +34,24 @@ def record_pass(work: WorkingSet, site: Site, node: str, item: wire.GatePass) ->
     at = source_time(item.ts)
     work.session.add(
         GatePassRecord(
-            site=site.id, node=node, lane=item.lane, direction=item.direction,
-            reader=item.reader, card=item.card,
+            site=site.id,
+            node=node,
+            lane=item.lane,
+            direction=item.direction,
+            reader=item.reader,
+            card=item.card,
             card_type=item.card_type.value if item.card_type else None,
-            allowed=item.allowed, reason=item.reason.value, violation=item.violation,
-            list_version=item.list_version, decide_ms=item.decide_ms,
-            relay_confirmed=item.relay_confirmed, by=item.by, note=item.note, at=at,
+            allowed=item.allowed,
+            reason=item.reason.value,
+            violation=item.violation,
+            list_version=item.list_version,
+            decide_ms=item.decide_ms,
+            relay_confirmed=item.relay_confirmed,
+            by=item.by,
+            note=item.note,
+            at=at,
         )
-    )  # fmt: skip
+    )
     if item.reason is wire.GateReason.LOST:
         lane = site.parking.lanes[item.lane]
         source = Source(site.id, GATES_NODE, "(lanes)", item.lane, lane.name, None)

@@ -49,6 +49,9 @@ class CardListPublisher:
                     sent += 1
                     log.info(
                         "card list v%d (%d cards) published to %s/%s",
-                        version, len(cards.cards), site.id, node,
-                    )  # fmt: skip
+                        version,
+                        len(cards.cards),
+                        site.id,
+                        node,
+                    )
         return sent

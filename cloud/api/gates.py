@@ -1,0 +1,186 @@
+"""Parking gates: what the gates decided, opening a barrier from the console, registering a
+stranger vehicle and letting it through, and the day report."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.api.deps import SessionDep, one_site
+from cloud.api.gate_schemas import (
+    DayReportOut,
+    OpenBody,
+    OpenOut,
+    PassOut,
+    RegistrationIn,
+    RegistrationOut,
+    UnloadingOut,
+)
+from cloud.api.operator import OperatorDep
+from cloud.gates.report import day_report
+from cloud.gates.tables import CardRecord, GatePassRecord, VehicleRegistration
+from cloud.models import utcnow
+from sitewatch.siteconfig import Site
+
+router = APIRouter(prefix="/api/gates", tags=["gates"])
+NO_BROKER = {503: {"description": "the broker is not reachable: nothing was sent"}}
+
+
+def _holders(session: Session, site: str, records: list[GatePassRecord]) -> list[PassOut]:
+    numbers = {r.card for r in records if r.card}
+    holders: dict[str, str] = {}
+    if numbers:
+        rows = session.execute(
+            select(CardRecord.card, CardRecord.holder).where(
+                CardRecord.site == site, CardRecord.card.in_(sorted(numbers))
+            )
+        )
+        holders = {card: holder for card, holder in rows}
+    return [
+        PassOut.model_validate(r).model_copy(update={"holder": holders.get(r.card or "")})
+        for r in records
+    ]
+
+
+@router.get("/passes", response_model=list[PassOut], summary="Gate decisions, newest first")
+def passes(
+    request: Request,
+    session: SessionDep,
+    site: Annotated[str | None, Query(description="needed when several sites")] = None,
+    lane: str | None = None,
+    card: str | None = None,
+    allowed: bool | None = None,
+    reason: Annotated[
+        str | None, Query(description="valid, lost, unknown, anti_passback, …")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="from this time (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> list[PassOut]:
+    config = one_site(request.app.state.sites, site)
+    query = select(GatePassRecord).where(GatePassRecord.site == config.id)
+    for column, value in (
+        (GatePassRecord.lane, lane),
+        (GatePassRecord.reason, reason),
+        (GatePassRecord.allowed, allowed),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if card is not None:
+        query = query.where(GatePassRecord.card == card.upper())
+    if since is not None:
+        query = query.where(GatePassRecord.at >= since)
+    records = list(session.scalars(query.order_by(GatePassRecord.at.desc()).limit(limit)))
+    return _holders(session, config.id, records)
+
+
+def _lane(site: Site, lane: str) -> tuple[str, str]:
+    """The lane's node and direction; 404 unless configured."""
+    found = site.parking.lanes.get(lane)
+    if found is None:
+        known = ", ".join(sorted(site.parking.lanes)) or "none"
+        raise HTTPException(404, f"lane {lane!r} is not configured (lanes: {known})")
+    node = site.nodes[found.node]
+    direction = next(
+        (r.direction for r in node.readers.values() if r.lane == lane and r.direction), "in"
+    )
+    return found.node, direction
+
+
+def _send_open(request: Request, site: Site, lane: str, args: dict[str, object]) -> bool:
+    node, _ = _lane(site, lane)
+    commands = request.app.state.commands
+    return commands is not None and commands.send_command(site.id, node, "gate_open", args)
+
+
+@router.post(
+    "/{lane}/open",
+    response_model=OpenOut,
+    status_code=202,
+    responses=NO_BROKER,
+    summary="Open a barrier from the console (logged at the gate with who and why)",
+)
+def open_barrier(
+    request: Request,
+    operator: OperatorDep,
+    lane: str,
+    body: OpenBody,
+    site: Annotated[str | None, Query()] = None,
+) -> OpenOut:
+    config = one_site(request.app.state.sites, site)
+    node, _ = _lane(config, lane)
+    if not _send_open(request, config, lane, {"lane": lane, "by": operator, "reason": body.reason}):
+        raise HTTPException(503, "the broker is not reachable; the barrier was not opened")
+    return OpenOut(lane=lane, node=node, sent=True)
+
+
+@router.post(
+    "/registrations",
+    response_model=RegistrationOut,
+    status_code=201,
+    summary="Register a stranger vehicle at the booth and, if allowed, let it through",
+)
+def register_vehicle(
+    request: Request,
+    session: SessionDep,
+    operator: OperatorDep,
+    body: RegistrationIn,
+    site: Annotated[str | None, Query()] = None,
+) -> RegistrationOut:
+    config = one_site(request.app.state.sites, site)
+    _, direction = _lane(config, body.lane)
+    denied = session.get(GatePassRecord, body.pass_id) if body.pass_id is not None else None
+    if body.pass_id is not None and (denied is None or denied.site != config.id):
+        raise HTTPException(404, f"gate pass {body.pass_id} does not exist in site {config.id!r}")
+    registration = VehicleRegistration(
+        site=config.id,
+        direction=direction,
+        by=operator,
+        at=utcnow(),
+        **body.model_dump(exclude={"plate"}),
+        plate=body.plate.strip().upper(),
+    )
+    session.add(registration)
+    session.commit()
+    sent = None
+    if body.let_through:
+        args: dict[str, object] = {
+            "lane": body.lane,
+            "by": operator,
+            "registered": True,
+            "reason": f"registered vehicle {registration.plate} ({body.purpose})",
+        }
+        if denied is not None and denied.card:
+            args["card"] = denied.card
+        sent = _send_open(request, config, body.lane, args)
+    return RegistrationOut.model_validate(registration).model_copy(update={"sent": sent})
+
+
+@router.get("/report", response_model=DayReportOut, summary="The parking day report")
+def report(
+    request: Request,
+    session: SessionDep,
+    site: Annotated[str | None, Query()] = None,
+    day: Annotated[date | None, Query(description="site-local date; default today")] = None,
+) -> DayReportOut:
+    config = one_site(request.app.state.sites, site)
+    now = utcnow()
+    when = day or now.astimezone(ZoneInfo(config.timezone)).date()
+    result = day_report(session, config, when, now)
+    return DayReportOut(
+        site=result.site,
+        day=result.day,
+        entries=result.entries,
+        exits=result.exits,
+        occupancy=result.occupancy,
+        denied=result.denied,
+        violations=_holders(session, config.id, result.violations),
+        strangers=_holders(session, config.id, result.strangers),
+        emergency=_holders(session, config.id, result.emergency),
+        registrations=[RegistrationOut.model_validate(r) for r in result.registrations],
+        unloading=[UnloadingOut.of(u) for u in result.unloading],
+    )
