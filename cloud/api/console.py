@@ -1,4 +1,5 @@
-"""The control-room console: the live alarm list, the alarm detail page and their static assets."""
+"""The control-room console: the live alarm list, the alarm detail page, the patrol board, the
+printable patrol report and their static assets."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ def alarm_list_page() -> FileResponse:
 @router.get("/alarms/{alarm_id}")
 def alarm_detail_page(alarm_id: int) -> FileResponse:
     return _page("alarm.html")
+
+
+@router.get("/patrol")
+def patrol_board_page() -> FileResponse:
+    return _page("patrol.html")
+
+
+@router.get("/patrol/report")
+def patrol_report_page() -> FileResponse:
+    return _page("patrol-report.html")
 
 
 @router.get("/console/{path:path}")

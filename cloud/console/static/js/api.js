@@ -39,7 +39,8 @@ async function request(path, options = {}) {
 
 export const getJSON = (path) => request(path, { headers: { Accept: "application/json" } });
 
-function post(path, body) {
+/** A POST with the operator's name; the answer's JSON, or an ApiError with the server's detail. */
+export function post(path, body) {
   return request(path, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...operatorHeaders() },
