@@ -112,3 +112,18 @@ async def test_a_skipped_checkpoint_is_reported_by_its_deadline_and_the_reader_t
     (out_of_order,) = [a for a in await patrol.alarms("out_of_order") if a["point"] == "lift"]
     raised = datetime.fromisoformat(alarm["raised_at"])
     assert raised > datetime.fromisoformat(out_of_order["raised_at"])
+
+    # The tour ends incomplete when lift's window passes too; the report shows the miss.
+    async def reported() -> dict[str, Any] | None:
+        response = await patrol.api.get("/api/patrol/report", params={"by": "route"})
+        response.raise_for_status()
+        report = response.json()
+        return report if report["missed"] else None
+
+    report = await eventually(reported)
+    (miss,) = report["missed"]
+    assert (miss["route"], miss["checkpoint"], miss["guard"]) == ("north", "power", "zhang-wei")
+    assert (report["total"]["missed"], report["total"]["out_of_order"]) == (1, 1)
+    params = {"by": "route", "format": "csv", "table": "missed"}
+    csv = await patrol.api.get("/api/patrol/report", params=params)
+    assert "配电房" in csv.text
