@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -31,6 +32,8 @@ from cloud.api.patrol_schemas import (
 from cloud.patrol.schedule import next_starts
 from cloud.patrol.tables import PatrolIncident, PatrolTap, PatrolTour, TourStatus, Verdict
 from sitewatch.siteconfig import Site
+
+Row = TypeVar("Row", bound=tuple[Any, ...])
 
 # A problem at a checkpoint that still counts as walked, but not as walked well.
 LATE_VERDICTS = {Verdict.LATE, Verdict.OUT_OF_ORDER}
@@ -181,6 +184,25 @@ def tour_out(site: Site, tour: PatrolTour) -> TourOut:
     )
 
 
+def narrowed(query: Select[Row], *equal: tuple[Any, object | None]) -> Select[Row]:
+    """Rows whose column equals each (column, value) given; a value of None leaves it open."""
+    for column, value in equal:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+def between(
+    query: Select[Row], column: Any, begin: datetime | None, end: datetime | None
+) -> Select[Row]:
+    """Rows with `column` in [begin, end); either end may be open."""
+    if begin is not None:
+        query = query.where(column >= begin)
+    if end is not None:
+        query = query.where(column < end)
+    return query
+
+
 # When a tour happened: when it started, or for a slot nobody started, when it was due.
 def tour_time() -> ColumnElement[datetime]:
     return func.coalesce(PatrolTour.started_at, PatrolTour.scheduled_at)
@@ -196,18 +218,14 @@ class TourFilter:
     end: datetime | None = None  # exclusive
 
     def query(self) -> Select[tuple[PatrolTour]]:
-        query = select(PatrolTour).where(PatrolTour.site == self.site)
-        if self.route is not None:
-            query = query.where(PatrolTour.route == self.route)
-        if self.guard is not None:
-            query = query.where(PatrolTour.guard == self.guard)
-        if self.status is not None:
-            query = query.where(PatrolTour.status == self.status)
-        if self.begin is not None:
-            query = query.where(tour_time() >= self.begin)
-        if self.end is not None:
-            query = query.where(tour_time() < self.end)
-        return query
+        query = narrowed(
+            select(PatrolTour),
+            (PatrolTour.site, self.site),
+            (PatrolTour.route, self.route),
+            (PatrolTour.guard, self.guard),
+            (PatrolTour.status, self.status),
+        )
+        return between(query, tour_time(), self.begin, self.end)
 
 
 def find_tours(session: Session, wanted: TourFilter) -> list[PatrolTour]:
@@ -292,17 +310,14 @@ class TapFilter:
 
 def list_taps(session: Session, site: Site, wanted: TapFilter, limit: int) -> list[TapOut]:
     """Newest first."""
-    query = select(PatrolTap).where(PatrolTap.site == wanted.site)
-    if wanted.checkpoint is not None:
-        query = query.where(PatrolTap.checkpoint == wanted.checkpoint)
-    if wanted.guard is not None:
-        query = query.where(PatrolTap.guard == wanted.guard)
-    if wanted.verdict is not None:
-        query = query.where(PatrolTap.verdict == wanted.verdict)
-    if wanted.begin is not None:
-        query = query.where(PatrolTap.at >= wanted.begin)
-    if wanted.end is not None:
-        query = query.where(PatrolTap.at < wanted.end)
+    query = narrowed(
+        select(PatrolTap),
+        (PatrolTap.site, wanted.site),
+        (PatrolTap.checkpoint, wanted.checkpoint),
+        (PatrolTap.guard, wanted.guard),
+        (PatrolTap.verdict, wanted.verdict),
+    )
+    query = between(query, PatrolTap.at, wanted.begin, wanted.end)
     query = query.order_by(PatrolTap.at.desc(), PatrolTap.id.desc()).limit(limit)
     return [tap_out(site, tap) for tap in session.scalars(query)]
 
@@ -328,9 +343,6 @@ def list_incidents(
 ) -> list[IncidentOut]:
     """Newest first."""
     query = select(PatrolIncident).where(PatrolIncident.site == site.id)
-    if begin is not None:
-        query = query.where(PatrolIncident.reported_at >= begin)
-    if end is not None:
-        query = query.where(PatrolIncident.reported_at < end)
+    query = between(query, PatrolIncident.reported_at, begin, end)
     query = query.order_by(PatrolIncident.reported_at.desc(), PatrolIncident.id.desc())
     return [incident_out(site, i) for i in session.scalars(query.limit(limit))]
