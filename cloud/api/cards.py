@@ -28,7 +28,7 @@ from cloud.api.card_schemas import (
     NoteBody,
     card_out,
 )
-from cloud.api.deps import SessionDep, one_site
+from cloud.api.deps import SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
 from cloud.gates import cards
 from cloud.gates.cardlist import gate_nodes
@@ -58,10 +58,9 @@ def _rules() -> Iterator[None]:
         raise HTTPException(409, "another change to the cards came first; try again") from None
 
 
-def _change(request: Request, session: Session, site: str | None, do: Callable[[Site], T]) -> T:
-    config = one_site(request.app.state.sites, site)
+def _change(session: Session, site: Site, do: Callable[[Site], T]) -> T:
     with _rules():
-        result = do(config)
+        result = do(site)
         session.commit()
     return result
 
@@ -70,7 +69,7 @@ def _change(request: Request, session: Session, site: str | None, do: Callable[[
 def list_cards(
     request: Request,
     session: SessionDep,
-    site: Annotated[str | None, Query(description="needed when several sites")] = None,
+    site: SiteDep,
     status: Annotated[str | None, Query(description="active, suspended, lost, expired")] = None,
     type: Annotated[str | None, Query(description="resident, staff, temporary, ...")] = None,
     q: Annotated[
@@ -78,8 +77,7 @@ def list_cards(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[CardOut]:
-    config = one_site(request.app.state.sites, site)
-    query = select(CardRecord).where(CardRecord.site == config.id)
+    query = select(CardRecord).where(CardRecord.site == site.id)
     if status:
         query = query.where(CardRecord.status == status)
     if type:
@@ -101,13 +99,11 @@ def list_cards(
 def issue_card(
     request: Request,
     session: SessionDep,
+    site: SiteDep,
     operator: OperatorDep,
     body: CardFields,
-    site: Annotated[str | None, Query()] = None,
 ) -> CardOut:
-    return card_out(
-        _change(request, session, site, lambda s: cards.issue(session, s, body, operator))
-    )
+    return card_out(_change(session, site, lambda s: cards.issue(session, s, body, operator)))
 
 
 def _blocks(session: Session, site: Site, card: CardRecord) -> list[GateBlock]:
@@ -146,15 +142,16 @@ def _blocks(session: Session, site: Site, card: CardRecord) -> list[GateBlock]:
 
 @router.get("/lists", response_model=CardListsOut, summary="The card list each gate runs")
 def card_lists(
-    request: Request, session: SessionDep, site: Annotated[str | None, Query()] = None
+    request: Request,
+    session: SessionDep,
+    site: SiteDep,
 ) -> CardListsOut:
-    config = one_site(request.app.state.sites, site)
-    version = cards.latest_version(session, config.id)
+    version = cards.latest_version(session, site.id)
     gates = []
-    for node in gate_nodes(config):
+    for node in gate_nodes(site):
         status = session.scalar(
             select(GateListStatus).where(
-                GateListStatus.site == config.id, GateListStatus.node == node
+                GateListStatus.site == site.id, GateListStatus.node == node
             )
         )
         gates.append(
@@ -166,7 +163,7 @@ def card_lists(
                 current=status is not None and status.version >= version,
             )
         )
-    return CardListsOut(site=config.id, version=version, gates=gates)
+    return CardListsOut(site=site.id, version=version, gates=gates)
 
 
 @router.get(
@@ -176,11 +173,13 @@ def card_lists(
     responses=REFUSED,
 )
 def card_detail(
-    request: Request, session: SessionDep, card_id: int, site: Annotated[str | None, Query()] = None
+    request: Request,
+    session: SessionDep,
+    site: SiteDep,
+    card_id: int,
 ) -> CardDetail:
-    config = one_site(request.app.state.sites, site)
     with _rules():
-        card = cards.get_card(session, config.id, card_id)
+        card = cards.get_card(session, site.id, card_id)
     history = session.scalars(
         select(CardEventRecord)
         .where(CardEventRecord.card_id == card.id)
@@ -189,7 +188,7 @@ def card_detail(
     return CardDetail(
         **card_out(card).model_dump(),
         history=[CardEventOut.model_validate(e) for e in history],
-        gates=_blocks(session, config, card) if card.status == "lost" else [],
+        gates=_blocks(session, site, card) if card.status == "lost" else [],
     )
 
 
@@ -202,18 +201,16 @@ def card_detail(
 def edit_card(
     request: Request,
     session: SessionDep,
+    site: SiteDep,
     operator: OperatorDep,
     card_id: int,
     body: CardEdit,
-    site: Annotated[str | None, Query()] = None,
 ) -> CardOut:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if not changes:
         raise HTTPException(422, "nothing to change: give holder, unit, plates, lanes or notes")
     return card_out(
-        _change(
-            request, session, site, lambda s: cards.edit(session, s, card_id, changes, operator)
-        )
+        _change(session, site, lambda s: cards.edit(session, s, card_id, changes, operator))
     )
 
 
@@ -226,14 +223,13 @@ def edit_card(
 def report_lost(
     request: Request,
     session: SessionDep,
+    site: SiteDep,
     operator: OperatorDep,
     card_id: int,
     body: NoteBody | None = None,
-    site: Annotated[str | None, Query()] = None,
 ) -> CardOut:
     return card_out(
         _change(
-            request,
             session,
             site,
             lambda s: cards.report_lost(
@@ -249,14 +245,13 @@ def report_lost(
 def suspend(
     request: Request,
     session: SessionDep,
+    site: SiteDep,
     operator: OperatorDep,
     card_id: int,
     body: NoteBody | None = None,
-    site: Annotated[str | None, Query()] = None,
 ) -> CardOut:
     return card_out(
         _change(
-            request,
             session,
             site,
             lambda s: cards.set_suspended(
@@ -272,14 +267,13 @@ def suspend(
 def reactivate(
     request: Request,
     session: SessionDep,
+    site: SiteDep,
     operator: OperatorDep,
     card_id: int,
     body: NoteBody | None = None,
-    site: Annotated[str | None, Query()] = None,
 ) -> CardOut:
     return card_out(
         _change(
-            request,
             session,
             site,
             lambda s: cards.set_suspended(
@@ -299,18 +293,18 @@ def reactivate(
 def extend(
     request: Request,
     session: SessionDep,
+    site: SiteDep,
     operator: OperatorDep,
     card_id: int,
     body: ExtendBody,
-    site: Annotated[str | None, Query()] = None,
 ) -> CardOut:
-    def do(config: Site) -> CardRecord:
-        until = in_zone(body.valid_until, config.timezone)
+    def do(site: Site) -> CardRecord:
+        until = in_zone(body.valid_until, site.timezone)
         assert until is not None
         number = body.card.upper() if body.card else None
-        return cards.extend(session, config, card_id, until, operator, utcnow(), number)
+        return cards.extend(session, site, card_id, until, operator, utcnow(), number)
 
-    return card_out(_change(request, session, site, do))
+    return card_out(_change(session, site, do))
 
 
 @router.post(
@@ -324,8 +318,8 @@ def extend(
 async def import_csv(
     request: Request,
     session: SessionDep,
+    site: SiteDep,
     operator: OperatorDep,
-    site: Annotated[str | None, Query()] = None,
 ) -> ImportOut:
     raw = await request.body()
     if len(raw) > 10 * 1024 * 1024:
@@ -334,7 +328,7 @@ async def import_csv(
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPException(422, "the CSV is not UTF-8 text (save it as CSV UTF-8)") from None
-    result = _change(request, session, site, lambda s: import_cards(session, s, text, operator))
+    result = _change(session, site, lambda s: import_cards(session, s, text, operator))
     return ImportOut(
         imported=len(result.imported),
         ids=result.imported,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from sitewatch.siteconfig import Site
@@ -35,14 +35,24 @@ def site_of_node(sites: dict[str, Site], node: str, site: str | None) -> str:
     return owners[0]
 
 
-def one_site(sites: dict[str, Site], site: str | None) -> Site:
+def configured_site(
+    request: Request,
+    site: Annotated[
+        str | None, Query(description="site id; may be left out when only one is configured")
+    ] = None,
+) -> Site:
     """The site asked for; it may be left out when this cloud watches only one."""
-    if site is not None:
-        if site not in sites:
-            raise HTTPException(404, f"site {site!r} is not configured")
-        return sites[site]
-    if len(sites) != 1:
-        raise HTTPException(
-            400, f"several sites are configured ({', '.join(sorted(sites))}): give ?site="
-        )
-    return next(iter(sites.values()))
+    sites: dict[str, Site] = request.app.state.sites
+    if site is None:
+        if len(sites) != 1:
+            known = ", ".join(sorted(sites)) or "none"
+            raise HTTPException(
+                400, f"{len(sites)} sites are configured ({known}): say which with ?site="
+            )
+        return next(iter(sites.values()))
+    if site not in sites:
+        raise HTTPException(404, f"site {site!r} is not configured")
+    return sites[site]
+
+
+SiteDep = Annotated[Site, Depends(configured_site)]

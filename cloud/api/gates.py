@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import SessionDep, one_site
+from cloud.api.deps import SessionDep, SiteDep
 from cloud.api.gate_schemas import (
     DayReportOut,
     OpenBody,
@@ -51,7 +51,7 @@ def _holders(session: Session, site: str, records: list[GatePassRecord]) -> list
 def passes(
     request: Request,
     session: SessionDep,
-    site: Annotated[str | None, Query(description="needed when several sites")] = None,
+    site: SiteDep,
     lane: str | None = None,
     card: str | None = None,
     allowed: bool | None = None,
@@ -61,8 +61,7 @@ def passes(
     since: Annotated[datetime | None, Query(description="from this time (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[PassOut]:
-    config = one_site(request.app.state.sites, site)
-    query = select(GatePassRecord).where(GatePassRecord.site == config.id)
+    query = select(GatePassRecord).where(GatePassRecord.site == site.id)
     for column, value in (
         (GatePassRecord.lane, lane),
         (GatePassRecord.reason, reason),
@@ -75,7 +74,7 @@ def passes(
     if since is not None:
         query = query.where(GatePassRecord.at >= since)
     records = list(session.scalars(query.order_by(GatePassRecord.at.desc()).limit(limit)))
-    return _holders(session, config.id, records)
+    return _holders(session, site.id, records)
 
 
 def _lane(site: Site, lane: str) -> tuple[str, str]:
@@ -109,11 +108,10 @@ def open_barrier(
     operator: OperatorDep,
     lane: str,
     body: OpenBody,
-    site: Annotated[str | None, Query()] = None,
+    site: SiteDep,
 ) -> OpenOut:
-    config = one_site(request.app.state.sites, site)
-    node, _ = _lane(config, lane)
-    if not _send_open(request, config, lane, {"lane": lane, "by": operator, "reason": body.reason}):
+    node, _ = _lane(site, lane)
+    if not _send_open(request, site, lane, {"lane": lane, "by": operator, "reason": body.reason}):
         raise HTTPException(503, "the broker is not reachable; the barrier was not opened")
     return OpenOut(lane=lane, node=node, sent=True)
 
@@ -127,17 +125,16 @@ def open_barrier(
 def register_vehicle(
     request: Request,
     session: SessionDep,
+    site: SiteDep,
     operator: OperatorDep,
     body: RegistrationIn,
-    site: Annotated[str | None, Query()] = None,
 ) -> RegistrationOut:
-    config = one_site(request.app.state.sites, site)
-    _, direction = _lane(config, body.lane)
+    _, direction = _lane(site, body.lane)
     denied = session.get(GatePassRecord, body.pass_id) if body.pass_id is not None else None
-    if body.pass_id is not None and (denied is None or denied.site != config.id):
-        raise HTTPException(404, f"gate pass {body.pass_id} does not exist in site {config.id!r}")
+    if body.pass_id is not None and (denied is None or denied.site != site.id):
+        raise HTTPException(404, f"gate pass {body.pass_id} does not exist in site {site.id!r}")
     registration = VehicleRegistration(
-        site=config.id,
+        site=site.id,
         direction=direction,
         by=operator,
         at=utcnow(),
@@ -156,7 +153,7 @@ def register_vehicle(
         }
         if denied is not None and denied.card:
             args["card"] = denied.card
-        sent = _send_open(request, config, body.lane, args)
+        sent = _send_open(request, site, body.lane, args)
     return RegistrationOut.model_validate(registration).model_copy(update={"sent": sent})
 
 
@@ -164,13 +161,12 @@ def register_vehicle(
 def report(
     request: Request,
     session: SessionDep,
-    site: Annotated[str | None, Query()] = None,
+    site: SiteDep,
     day: Annotated[date | None, Query(description="site-local date; default today")] = None,
 ) -> DayReportOut:
-    config = one_site(request.app.state.sites, site)
     now = utcnow()
-    when = day or now.astimezone(ZoneInfo(config.timezone)).date()
-    result = day_report(session, config, when, now)
+    when = day or now.astimezone(ZoneInfo(site.timezone)).date()
+    result = day_report(session, site, when, now)
     return DayReportOut(
         site=result.site,
         day=result.day,
@@ -178,9 +174,9 @@ def report(
         exits=result.exits,
         occupancy=result.occupancy,
         denied=result.denied,
-        violations=_holders(session, config.id, result.violations),
-        strangers=_holders(session, config.id, result.strangers),
-        emergency=_holders(session, config.id, result.emergency),
+        violations=_holders(session, site.id, result.violations),
+        strangers=_holders(session, site.id, result.strangers),
+        emergency=_holders(session, site.id, result.emergency),
         registrations=[RegistrationOut.model_validate(r) for r in result.registrations],
         unloading=[UnloadingOut.of(u) for u in result.unloading],
     )

@@ -13,8 +13,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from sqlalchemy.orm import Session, selectinload
 
+from cloud.api import patrol_board as live
+from cloud.api import patrol_reports as reports
+from cloud.api import patrol_views as views
 from cloud.api.alarms import perform
-from cloud.api.deps import SessionDep
+from cloud.api.deps import SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
 from cloud.api.patrol_schemas import (
     Board,
@@ -30,8 +33,6 @@ from cloud.api.patrol_schemas import (
     TourPage,
 )
 from cloud.models import utcnow
-from cloud.patrol import board as live
-from cloud.patrol import reports, views
 from cloud.patrol.incidents import IncidentRefused, report_incident
 from cloud.patrol.tables import PatrolIncident, PatrolTour
 from sitewatch.siteconfig import Site
@@ -41,31 +42,11 @@ router = APIRouter(prefix="/api/patrol", tags=["patrol"])
 MAX_REPORT_DAYS = 366  # a year: one query over every tour of the period
 
 
-def patrol_site(
-    request: Request,
-    site: Annotated[
-        str | None, Query(description="site id; may be left out when only one is configured")
-    ] = None,
-) -> Site:
-    sites: dict[str, Site] = request.app.state.sites
-    if site is None:
-        if len(sites) != 1:
-            known = ", ".join(sorted(sites)) or "none"
-            raise HTTPException(
-                400, f"{len(sites)} sites are configured ({known}): say which with ?site="
-            )
-        return next(iter(sites.values()))
-    if site not in sites:
-        raise HTTPException(404, f"site {site!r} is not configured")
-    return sites[site]
-
-
 def patrol_now() -> datetime:
     """The time patrol is judged at; tests put their own clock here (dependency_overrides)."""
     return utcnow()
 
 
-SiteDep = Annotated[Site, Depends(patrol_site)]
 NowDep = Annotated[datetime, Depends(patrol_now)]
 From = Annotated[
     datetime | None,

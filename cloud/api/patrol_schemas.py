@@ -1,7 +1,7 @@
 """Request and response models of the patrol API: the site file's patrol section, the live board,
 tours with their visits and taps, the 24-hour timeline, reports and incidents.
 
-The compute modules (`cloud.patrol.board`, `cloud.patrol.reports`) build these models directly,
+The compute modules (`cloud.api.patrol_board`, `cloud.api.patrol_reports`) build these models directly,
 so each shape is defined once.
 """
 

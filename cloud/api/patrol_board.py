@@ -23,9 +23,7 @@ from cloud.api.patrol_schemas import (
     Timeline,
     TourOut,
 )
-from cloud.patrol.schedule import starts_between
-from cloud.patrol.tables import PatrolTour, TourStatus, Verdict
-from cloud.patrol.views import (
+from cloud.api.patrol_views import (
     TourFilter,
     checkpoint_name,
     find_tours,
@@ -33,6 +31,8 @@ from cloud.patrol.views import (
     local_day,
     tour_out,
 )
+from cloud.patrol.schedule import starts_between
+from cloud.patrol.tables import PatrolTour, TourStatus, Verdict
 from sitewatch.siteconfig import Site
 
 NEXT_SLOTS = 3

@@ -24,8 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from cloud.api.patrol_schemas import MissedCheckpoint, Report, ReportRow
-from cloud.patrol.tables import PatrolTour, TourStatus, Verdict
-from cloud.patrol.views import (
+from cloud.api.patrol_views import (
     TourFilter,
     checkpoint_name,
     find_tours,
@@ -34,6 +33,7 @@ from cloud.patrol.views import (
     local_day,
     route_name,
 )
+from cloud.patrol.tables import PatrolTour, TourStatus, Verdict
 from sitewatch.siteconfig import Site
 
 By = Literal["route", "guard", "day", "week"]
