@@ -1,15 +1,21 @@
 """The edge agent for one node: builds pollers from the site file and feeds their reports to MQTT.
 
 Fire-category point changes go out on the `alarm` kind (the fast lane); everything else as `event`.
+A node with parking lanes also runs a gate controller (edge/gate/): its gate readers' reads are
+decided locally and published as gate passes, and it keeps the card list the cloud publishes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from drivers.modbus import BusSettings, ModbusBus
+from edge.gate.book import CardBook
+from edge.gate.controller import GateController
 from edge.link import EdgeLink
 from edge.metrics import serve_metrics
 from edge.outbox import Outbox
@@ -64,6 +70,13 @@ class EdgeAgent:
             for device in self.node.devices.values()
         }
         self.readers = ReaderService(self.node.readers, self._tapped)
+        # A node with parking lanes decides its gate reads itself, from its own copy of the list.
+        self.gate: GateController | None = None
+        if site.parking.lanes_of(node_id):
+            book = CardBook(state_dir / f"{site.id}-{node_id}.cards.db")
+            self.gate = GateController(
+                site, node_id, book, self.pollers, self._gate_pass, self.readers.feedback
+            )
         self.metrics_address = metrics
         self.metrics_port: int | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -76,6 +89,7 @@ class EdgeAgent:
             on_command=self._command,
             confirm_timeout_s=confirm_timeout_s,
             max_rate=max_rate,
+            on_cards=self._cards if self.gate is not None else None,
         )
 
     def _envelope(self, seq: int) -> dict:
@@ -116,6 +130,8 @@ class EdgeAgent:
                 clock_offset_ms=self.link.clock_offset_ms,
                 outbox=self.outbox.counts(),
                 disk_over_budget=self.outbox.over_budget,
+                # 0: a gate node that has no card list yet (it denies every card).
+                cards_version=(self.gate.book.version or 0) if self.gate is not None else None,
             )
             self._add(wire.Kind.EVENT, wire.Event, items=[beat])
 
@@ -134,7 +150,30 @@ class EdgeAgent:
                 self._add(wire.Kind.TELEMETRY, wire.Telemetry, samples=samples)
 
     def _tapped(self, tap: wire.CardTap) -> None:
+        if self.gate is not None and self.gate.handles(tap.reader):
+            self.gate.read(tap.reader, tap.card)  # its GatePass carries the card
+            return
         self._add(wire.Kind.EVENT, wire.Event, items=[tap])
+
+    def _gate_pass(self, gate_pass: wire.GatePass) -> None:
+        self._add(wire.Kind.EVENT, wire.Event, items=[gate_pass])
+
+    def _cards(self, cards: wire.CardList) -> None:
+        self._spawn(self._load_cards(cards))
+
+    async def _load_cards(self, cards: wire.CardList) -> None:
+        assert self.gate is not None  # only gate nodes subscribe to their card list
+        if await self.gate.book.load(cards):
+            log.info("card list version %d loaded: %d cards", cards.version, len(cards.cards))
+            loaded = wire.CardListLoaded(
+                version=cards.version, count=len(cards.cards), ts=wire.now_ms()
+            )
+            self._add(wire.Kind.EVENT, wire.Event, items=[loaded])
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _send_birth(self, boot: int) -> None:
         points = [value for poller in self.pollers.values() for value in poller.snapshot()]
@@ -158,9 +197,12 @@ class EdgeAgent:
                     "feedback command needs reader (text) and ok (true/false): %s", command.args
                 )
                 return
-            task = asyncio.get_running_loop().create_task(self._feedback(reader, ok))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._feedback(reader, ok))
+        elif command.name == "gate_open":
+            if self.gate is None:
+                log.warning("gate_open for node %s, which has no parking lanes", self.node.id)
+                return
+            self.gate.command_open(command.args)
         else:
             log.warning("unknown command %r", command.name)
 
@@ -189,6 +231,8 @@ class EdgeAgent:
                     group.create_task(self._telemetry())
                 if self.node.readers:
                     group.create_task(self.readers.run())
+                if self.gate is not None:
+                    group.create_task(self.gate.run())
                 for poller in self.pollers.values():
                     group.create_task(poller.run())
         finally:
@@ -197,4 +241,6 @@ class EdgeAgent:
                 metrics_server.server_close()
             for bus in self.buses.values():
                 bus.close()
+            if self.gate is not None:
+                self.gate.book.close()
             self.outbox.close()

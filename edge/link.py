@@ -40,8 +40,11 @@ class EdgeLink:
         confirm_timeout_s: float = 30.0,
         max_rate: float = 5000.0,
         max_unconfirmed: int = 2000,
+        on_cards: Callable[[wire.CardList], None] | None = None,
     ) -> None:
         self.site = site
+        # A gate node's card list: subscribed only when someone takes it (see _connected).
+        self._on_cards = on_cards
         self.max_unconfirmed = max_unconfirmed
         self.max_rate = max_rate
         self._tokens = max_rate
@@ -106,6 +109,9 @@ class EdgeLink:
             return
         base = wire.Topic(self.site, self.node, wire.Kind.ACK)
         client.subscribe([(str(base), 1), (wire.Topic.commands_filter(self.site, self.node), 1)])
+        if self._on_cards is not None:
+            # Retained: the broker hands over the current list on every (re)subscribe.
+            client.subscribe(str(wire.Topic(self.site, self.node, wire.Kind.CARDS)), 1)
         with self._lock:
             self._inflight.clear()
             self._early_pubacks.clear()
@@ -162,6 +168,8 @@ class EdgeLink:
                     self.clock_offset_ms = decoded.ts - self.last_confirmed_ms
         elif isinstance(decoded, wire.Command):
             self._call(self._on_command, decoded)
+        elif isinstance(decoded, wire.CardList) and self._on_cards is not None:
+            self._call(self._on_cards, decoded)
 
     def _wake_soon(self) -> None:
         """One wake-up of the pump per burst of PUBACKs, not one per PUBACK."""
