@@ -7,6 +7,9 @@ import asyncio
 import functools
 import logging
 import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
@@ -27,6 +30,12 @@ _FUNCTION_CODE = {
     Table.INPUT_REGISTER: 4,
 }
 _STRUCT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f"}
+_WRITTEN_TABLE = {
+    5: Table.COIL,
+    15: Table.COIL,
+    6: Table.HOLDING_REGISTER,
+    16: Table.HOLDING_REGISTER,
+}
 _TABLE_ORDER = (Table.COIL, Table.DISCRETE_INPUT, Table.HOLDING_REGISTER, Table.INPUT_REGISTER)
 
 
@@ -66,6 +75,17 @@ def _sim_device(device: Device, action: SimAction | None = None) -> SimDevice:
     return SimDevice(id=device.unit, simdata=tuple(blocks), action=action)
 
 
+@dataclass(frozen=True)
+class Write:
+    """One write a client made: what a real device's outputs would have been told to do."""
+
+    device: str
+    table: Table
+    address: int
+    values: tuple[int | bool, ...]
+    at: float  # time.monotonic()
+
+
 class ModbusSimulator:
     """Servers for every bus of one node; `set` changes what a device reports, `fault` how it answers."""
 
@@ -82,6 +102,9 @@ class ModbusSimulator:
         self._lines: list[NullModem] = []
         self._words: dict[tuple[str, Table, int], int] = {}
         self.values: dict[tuple[str, str], bool | int | float] = {}
+        # Every client write in order, and who wants to hear of each (e.g. a barrier model).
+        self.writes: list[Write] = []
+        self.on_write: list[Callable[[Write], None]] = []
 
     async def __aenter__(self) -> ModbusSimulator:
         await self.start()
@@ -175,6 +198,13 @@ class ModbusSimulator:
         """A stuck device acknowledges writes but its outputs do the opposite of what was asked."""
         if written is not None and device_id in self._stuck:
             written[:] = [(not v) if isinstance(v, bool) else (v ^ 0xFFFF) for v in written]
+        if written is not None and function_code in _WRITTEN_TABLE:
+            write = Write(
+                device_id, _WRITTEN_TABLE[function_code], address, tuple(written), time.monotonic()
+            )
+            self.writes.append(write)
+            for listener in self.on_write:
+                listener(write)
 
     async def set(self, device_id: str, point: str, value: bool | int | float | str) -> None:
         """Make `device_id` report `value` (engineering units, or a state name) for `point`."""
