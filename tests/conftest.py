@@ -27,6 +27,8 @@ from tests.brokers import AmqttThread, MosquittoBroker, chosen_broker, test_brok
 from tests.db import BACKENDS, POSTGRES_URL, database_url, sqlite_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# Fixtures shared by several test modules, kept beside the helpers they build on.
+pytest_plugins = ["tests.gate_desk"]
 EXAMPLE_SITE = ROOT / "config" / "site.example.yaml"
 
 

@@ -4,14 +4,17 @@ through the store as a gate node sends them, and the commands the API sends, rec
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
+from cloud.app import create_app
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 
@@ -63,3 +66,13 @@ class GateDesk:
 
 def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+@pytest.fixture
+async def desk(sessions: sessionmaker[Session], example_site: Site) -> AsyncIterator[GateDesk]:
+    """The example site's cloud API in process, on each database backend."""
+    commands = RecordedCommands()
+    app = create_app(sessions, {example_site.id: example_site}, commands=commands)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+        yield GateDesk(sessions, example_site, api, commands)

@@ -3,18 +3,13 @@ suspension, extension, CSV import, and the list version each gate runs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.app import create_app
 from cloud.models import utcnow
 from sitewatch import wire
-from sitewatch.siteconfig import Site
-from tests.gate_desk import OPERATOR, GateDesk, RecordedCommands, ms
+from tests.gate_desk import OPERATOR, GateDesk, ms
 
 RESIDENT = {
     "card": "0A00BC614E",
@@ -23,16 +18,6 @@ RESIDENT = {
     "plates": ["粤B12345"],
     "type": "resident",
 }
-
-
-@pytest.fixture
-async def desk(sessions: sessionmaker[Session], example_site: Site) -> AsyncIterator[GateDesk]:
-    commands = RecordedCommands()
-    app = create_app(sessions, {example_site.id: example_site}, commands=commands)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as api:
-        yield GateDesk(sessions, example_site, api, commands)
 
 
 async def test_issue_find_and_edit_a_card_but_never_its_dates(desk: GateDesk) -> None:

@@ -3,31 +3,17 @@ console, registering a stranger and letting it through, and the day report."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.app import create_app
 from cloud.gates.tables import VehicleRegistration
 from cloud.models import AlarmRecord, utcnow
-from sitewatch.siteconfig import Site
-from tests.gate_desk import GateDesk, RecordedCommands
+from tests.gate_desk import GateDesk
 
 RESIDENT = {"card": "0A00BC614E", "holder": "陈先生", "type": "resident"}
-
-
-@pytest.fixture
-async def desk(sessions: sessionmaker[Session], example_site: Site) -> AsyncIterator[GateDesk]:
-    commands = RecordedCommands()
-    app = create_app(sessions, {example_site.id: example_site}, commands=commands)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as api:
-        yield GateDesk(sessions, example_site, api, commands)
 
 
 async def test_passes_are_stored_as_the_gate_decided_them_with_the_holder(desk: GateDesk) -> None:

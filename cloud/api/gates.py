@@ -49,7 +49,6 @@ def _holders(session: Session, site: str, records: list[GatePassRecord]) -> list
 
 @router.get("/passes", response_model=list[PassOut], summary="Gate decisions, newest first")
 def passes(
-    request: Request,
     session: SessionDep,
     site: SiteDep,
     lane: str | None = None,
@@ -159,7 +158,6 @@ def register_vehicle(
 
 @router.get("/report", response_model=DayReportOut, summary="The parking day report")
 def report(
-    request: Request,
     session: SessionDep,
     site: SiteDep,
     day: Annotated[date | None, Query(description="site-local date; default today")] = None,
