@@ -75,12 +75,43 @@ async def run_demo(
             cloud = CloudService(settings, {site.id: site})
             group.create_task(cloud.run())
             await cloud.started()
+            await issue_demo_cards(cloud.url, console)
             for node_id in site.nodes:
                 group.create_task(
                     EdgeAgent(edge_site, node_id, broker_address, DEMO_DIR / "edge").run()
                 )
             _print_summary(console, site, port, http_port, broker_address, embedded, sims, scenario)
             await asyncio.Event().wait()
+
+
+# The cards the demo scenario presents at the gate: a resident, and a renovation worker's pass.
+DEMO_CARDS = [
+    {
+        "card": "0A00BC614E",
+        "holder": "陈先生 Mr Chen",
+        "unit": "3-1502",
+        "plates": ["粤B12345"],
+        "type": "resident",
+    },
+    {
+        "card": "W26:12:34567",
+        "holder": "装修工 李 Li (renovation)",
+        "unit": "5-0801",
+        "type": "temporary",
+        "valid_until": "2099-12-31T23:59:59",
+    },
+]
+
+
+async def issue_demo_cards(url: str, console: Console) -> None:
+    """Issue the demo's cards through the card API, as parking staff would."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=10) as api:
+        for card in DEMO_CARDS:
+            response = await api.post("/api/cards", json=card, headers={"X-Operator": "demo"})
+            if response.status_code not in (201, 409):
+                console.print(f"[yellow]demo card {card['card']}: {response.text}[/yellow]")
 
 
 def _print_summary(

@@ -73,6 +73,9 @@ def test_demo_runs_the_whole_stack_and_stops_cleanly_on_ctrl_c(
         assert set(nodes) == {"pumproom", "patrol-north", "patrol-south", "gate"}
         assert all(n["online"] for n in nodes.values()), nodes
         assert all(d["online"] for d in nodes["pumproom"]["devices"]), nodes["pumproom"]
+        # The scenario's gate cards are issued, so its car is let in, not turned away.
+        cards = httpx.get(f"{url.group(1)}/api/cards", timeout=5).json()
+        assert {c["card"] for c in cards} == {"0A00BC614E", "W26:12:34567"}
     finally:
         process.send_signal(signal.SIGINT)
         try:
