@@ -163,7 +163,7 @@ async def test_the_card_list_is_persisted_and_reported(
         client.publish(card_list(8, CARDS[:1]), retain=True)
         await client.wait(wire.CardListLoaded, version=8)
         assert [c.version for c in client.of(wire.CardListLoaded)] == [7, 8]
-    with sqlite3.connect(tmp_path / f"{SITE}-{NODE}.cards.db") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / f"{SITE}-{NODE}.cards.db")) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == ("8",)
         assert db.execute("SELECT card, status FROM cards").fetchall() == [(RESIDENT, "active")]
 
