@@ -163,7 +163,14 @@ class EdgeAgent:
 
     async def _load_cards(self, cards: wire.CardList) -> None:
         assert self.gate is not None  # only gate nodes subscribe to their card list
-        if await self.gate.book.load(cards):
+        try:
+            loaded = await self.gate.book.load(cards)
+        except Exception:
+            # The gate keeps deciding from the list it has; the cloud sees the old version in
+            # the heartbeats, and the retained list is tried again on the next connect.
+            log.exception("card list version %d could not be stored", cards.version)
+            return
+        if loaded:
             log.info("card list version %d loaded: %d cards", cards.version, len(cards.cards))
             loaded = wire.CardListLoaded(
                 version=cards.version, count=len(cards.cards), ts=wire.now_ms()

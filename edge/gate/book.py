@@ -55,6 +55,13 @@ def _entry(row: tuple) -> wire.CardEntry:
     )
 
 
+def _log_failure(future: Future[None]) -> None:
+    # The pass has been decided and the relay moved; a presence that could not be written is
+    # lost only across a restart, so it is logged rather than raised into nobody's hands.
+    if not future.cancelled() and future.exception() is not None:
+        log.error("could not store anti-passback presence", exc_info=future.exception())
+
+
 class CardBook(Closing):
     """The persisted card list (one version at a time) and per-card anti-passback presence."""
 
@@ -147,7 +154,9 @@ class CardBook(Closing):
     def record(self, card: str, presence: Presence) -> Future[None]:
         """Remember an allowed pass now; the file follows on the writer thread, in order."""
         self.presence[card] = presence
-        return self._writer.submit(self._store_presence, card, presence)
+        future = self._writer.submit(self._store_presence, card, presence)
+        future.add_done_callback(_log_failure)
+        return future
 
     def _store_presence(self, card: str, presence: Presence) -> None:
         with self._db_lock:
