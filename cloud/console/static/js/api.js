@@ -26,7 +26,8 @@ async function errorOf(response) {
   return new ApiError(response.status, detail);
 }
 
-async function request(path, options = {}) {
+/** A fetch with the answer's JSON, or an ApiError with the server's detail (any method, any body). */
+export async function request(path, options = {}) {
   let response;
   try {
     response = await fetch(path, options);

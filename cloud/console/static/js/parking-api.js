@@ -1,0 +1,45 @@
+/** The card and gate API for the parking pages: every call carries the page's ?site= when it has one. */
+
+import { getJSON, post, request } from "./api.js";
+import { operatorHeaders } from "./operator.js";
+import { pageSite } from "./patrol-api.js";
+
+/** `/api/<path>?site=..&<params>`, leaving out empty params. */
+export function parkingUrl(path, params = {}) {
+  const query = new URLSearchParams();
+  const site = pageSite();
+  if (site) query.set("site", site);
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") query.set(name, value);
+  }
+  const text = query.toString();
+  return `/api/${path}${text ? `?${text}` : ""}`;
+}
+
+export const parkingGet = (path, params) => getJSON(parkingUrl(path, params));
+
+/** A POST with the operator's name; the answer, or an ApiError with the server's detail. */
+export const parkingPost = (path, body) => post(parkingUrl(path), body);
+
+const card = (id, action = "") => `cards/${encodeURIComponent(id)}${action ? `/${action}` : ""}`;
+
+export const cardDetail = (id) => parkingGet(card(id));
+
+/** lost, suspend, reactivate (body {note}), extend (body {valid_until}). */
+export const cardAction = (id, action, body) => parkingPost(card(id, action), body);
+
+/** Holder, unit, plates, lanes, notes: never the dates (the server refuses them too). */
+export const editCard = (id, changes) =>
+  request(parkingUrl(card(id)), {
+    method: "PATCH",
+    headers: { "Content-Type": "application/json", ...operatorHeaders() },
+    body: JSON.stringify(changes),
+  });
+
+/** POST /api/cards/import with the file's text as text/csv: {imported, ids, errors}. */
+export const importCards = (text) =>
+  request(parkingUrl("cards/import"), {
+    method: "POST",
+    headers: { "Content-Type": "text/csv; charset=utf-8", ...operatorHeaders() },
+    body: text,
+  });
