@@ -1,5 +1,5 @@
 """The control-room console: the live alarm list, the alarm detail page, the patrol board, the
-printable patrol report and their static assets."""
+printable patrol report, the parking booth and card page and their static assets."""
 
 from __future__ import annotations
 
@@ -42,6 +42,11 @@ def patrol_board_page() -> FileResponse:
 @router.get("/patrol/report")
 def patrol_report_page() -> FileResponse:
     return _page("patrol-report.html")
+
+
+@router.get("/parking")
+def parking_page() -> FileResponse:
+    return _page("parking.html")
 
 
 @router.get("/console/{path:path}")
