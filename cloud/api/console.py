@@ -1,5 +1,6 @@
 """The control-room console: the live alarm list, the alarm detail page, the patrol board, the
-printable patrol report, the parking booth and card page and their static assets."""
+printable patrol report, the parking booth and card page, the printable parking day report and
+their static assets."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ def patrol_report_page() -> FileResponse:
 @router.get("/parking")
 def parking_page() -> FileResponse:
     return _page("parking.html")
+
+
+@router.get("/parking/report")
+def parking_report_page() -> FileResponse:
+    return _page("parking-report.html")
 
 
 @router.get("/console/{path:path}")
