@@ -38,6 +38,21 @@ export async function request(path, options = {}) {
   return response.json();
 }
 
+/** The site asked for in the page's URL; left out, the server takes its only site. */
+export const pageSite = () => new URLSearchParams(location.search).get("site");
+
+/** `/api/<path>?site=..&<params>` with the page's site, leaving out empty params. */
+export function siteUrl(path, params = {}) {
+  const query = new URLSearchParams();
+  const site = pageSite();
+  if (site) query.set("site", site);
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") query.set(name, value);
+  }
+  const text = query.toString();
+  return `/api/${path}${text ? `?${text}` : ""}`;
+}
+
 export const getJSON = (path) => request(path, { headers: { Accept: "application/json" } });
 
 /** A POST with the operator's name; the answer's JSON, or an ApiError with the server's detail. */

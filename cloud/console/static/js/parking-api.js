@@ -1,25 +1,12 @@
 /** The card and gate API for the parking pages: every call carries the page's ?site= when it has one. */
 
-import { getJSON, post, request } from "./api.js";
+import { getJSON, post, request, siteUrl } from "./api.js";
 import { operatorHeaders } from "./operator.js";
-import { pageSite } from "./patrol-api.js";
 
-/** `/api/<path>?site=..&<params>`, leaving out empty params. */
-export function parkingUrl(path, params = {}) {
-  const query = new URLSearchParams();
-  const site = pageSite();
-  if (site) query.set("site", site);
-  for (const [name, value] of Object.entries(params)) {
-    if (value !== null && value !== undefined && value !== "") query.set(name, value);
-  }
-  const text = query.toString();
-  return `/api/${path}${text ? `?${text}` : ""}`;
-}
-
-export const parkingGet = (path, params) => getJSON(parkingUrl(path, params));
+export const parkingGet = (path, params) => getJSON(siteUrl(path, params));
 
 /** A POST with the operator's name; the answer, or an ApiError with the server's detail. */
-export const parkingPost = (path, body) => post(parkingUrl(path), body);
+export const parkingPost = (path, body) => post(siteUrl(path), body);
 
 const card = (id, action = "") => `cards/${encodeURIComponent(id)}${action ? `/${action}` : ""}`;
 
@@ -30,7 +17,7 @@ export const cardAction = (id, action, body) => parkingPost(card(id, action), bo
 
 /** Holder, unit, plates, lanes, notes: never the dates (the server refuses them too). */
 export const editCard = (id, changes) =>
-  request(parkingUrl(card(id)), {
+  request(siteUrl(card(id)), {
     method: "PATCH",
     headers: { "Content-Type": "application/json", ...operatorHeaders() },
     body: JSON.stringify(changes),
@@ -38,7 +25,7 @@ export const editCard = (id, changes) =>
 
 /** POST /api/cards/import with the file's text as text/csv: {imported, ids, errors}. */
 export const importCards = (text) =>
-  request(parkingUrl("cards/import"), {
+  request(siteUrl("cards/import"), {
     method: "POST",
     headers: { "Content-Type": "text/csv; charset=utf-8", ...operatorHeaders() },
     body: text,

@@ -9,6 +9,7 @@ import { parkingGet } from "./parking-api.js";
 import { ACTION_WORDS, actionsFor, cardDialog } from "./parking-card-actions.js";
 import { refreshCard, showCard } from "./parking-card-detail.js";
 import { CARD_STATUSES, CARD_TYPES, windowWords } from "./parking-labels.js";
+import { showLoadError } from "./report-page.js";
 
 const FILTERS = ["q", "status", "type"];
 let onChanged = () => {};
@@ -75,12 +76,7 @@ export function setUpCards({ changed }) {
       else url.searchParams.delete(name);
     }
     history.replaceState(null, "", url);
-    loadCards().catch((error) => loadFailed(error));
+    loadCards().catch(showLoadError);
   });
   for (const name of ["status", "type"]) $(`#card-${name}`).addEventListener("change", () => $("#card-filters").requestSubmit());
-}
-
-function loadFailed(error) {
-  fill($("#load-error"), `加载失败 Could not load: ${error.message}`);
-  $("#load-error").hidden = false;
 }

@@ -7,6 +7,7 @@
 import { $, el, fill } from "./dom.js";
 import { formatTime, label } from "./labels.js";
 import { parkingGet } from "./parking-api.js";
+import { startReport } from "./report-page.js";
 import { CARD_TYPES, DIRECTIONS, PURPOSES, REASONS, VERDICTS, minute } from "./parking-labels.js";
 
 const PASS_HEAD = ["时间 Time", "车道 Lane", "卡号 Card", "持卡人 Holder", "原因 Reason", "操作人/备注 By / note"];
@@ -93,15 +94,4 @@ function render(report) {
   document.body.dataset.loaded = "true";
 }
 
-async function start() {
-  const asked = new URLSearchParams(location.search);
-  $("#report-site").value = asked.get("site") ?? "";
-  $("#report-site").disabled = !asked.get("site"); // no empty ?site= in the next URL
-  $("#print").addEventListener("click", () => window.print());
-  render(await parkingGet("gates/report", { day: asked.get("day") }));
-}
-
-start().catch((error) => {
-  fill($("#load-error"), `加载失败 Could not load: ${error.message}`);
-  $("#load-error").hidden = false;
-});
+startReport(async (asked) => render(await parkingGet("gates/report", { day: asked.get("day") })));

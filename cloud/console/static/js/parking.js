@@ -17,6 +17,7 @@ import { loadCards, setUpCards } from "./parking-cards.js";
 import { refreshCard, setUpCardDetail } from "./parking-card-detail.js";
 import { setUpIssueForm } from "./parking-issue.js";
 import { setUpImport } from "./parking-import.js";
+import { showLoadError } from "./report-page.js";
 
 const REFRESH_MS = 3000;
 const REGISTRATIONS_EVERY = 10; // refreshes between reloads of today's registrations
@@ -57,18 +58,13 @@ async function load() {
   document.body.dataset.loaded = "true";
 }
 
-function failed(error) {
-  fill($("#load-error"), `加载失败 Could not load: ${error.message}`);
-  $("#load-error").hidden = false;
-}
-
 /** One load at a time: a refresh asked for during one is dropped (the next tick comes soon). */
 function refresh() {
   loading ??= load()
     .then(() => {
       $("#load-error").hidden = true;
     })
-    .catch(failed)
+    .catch(showLoadError)
     .finally(() => {
       loading = null;
     });
@@ -94,4 +90,4 @@ async function start() {
   await refresh();
 }
 
-start().catch(failed);
+start().catch(showLoadError);

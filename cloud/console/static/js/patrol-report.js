@@ -7,6 +7,7 @@
 import { $, el, fill } from "./dom.js";
 import { formatTime } from "./labels.js";
 import { patrolGet, patrolUrl } from "./patrol-api.js";
+import { startReport } from "./report-page.js";
 
 const COLUMNS = [
   ["label", "名称 Name"],
@@ -68,16 +69,7 @@ function render(report) {
   document.body.dataset.loaded = "true";
 }
 
-async function start() {
-  const asked = new URLSearchParams(location.search);
-  $("#report-site").value = asked.get("site") ?? "";
-  $("#report-site").disabled = !asked.get("site"); // no empty ?site= in the next URL
-  $("#print").addEventListener("click", () => window.print());
+startReport(async (asked) => {
   const params = Object.fromEntries(["from", "to", "by"].map((name) => [name, asked.get(name)]));
   render(await patrolGet("report", params));
-}
-
-start().catch((error) => {
-  fill($("#load-error"), `加载失败 Could not load: ${error.message}`);
-  $("#load-error").hidden = false;
 });
