@@ -12,6 +12,7 @@ from cloud.api import (
     alarms,
     cards,
     console,
+    duty,
     equipment,
     gaps,
     gates,
@@ -54,5 +55,6 @@ def create_app(
     app.include_router(patrol.router)
     app.include_router(cards.router)
     app.include_router(gates.router)
+    app.include_router(duty.router)
     app.include_router(console.router)
     return app

@@ -26,6 +26,7 @@ from cloud import store
 from cloud.alarms import clock, lifecycle
 from cloud.alarms.feed import AlarmFeed
 from cloud.commands import take_commands
+from cloud.duty import log as duty_log
 from cloud.gates.publisher import CardListPublisher
 from cloud.models import utcnow
 from cloud.patrol import clock as patrol_clock
@@ -233,6 +234,7 @@ class Ingest:
         now = utcnow()
         clock.tick(session, self.sites, now)
         patrol_clock.tick(session, self.sites, now, self._watching_since)
+        duty_log.tick(session, self.sites, now, self._watching_since)
         if self.connected.is_set():
             self.card_lists.sync(session)
 

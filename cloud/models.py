@@ -272,6 +272,8 @@ class PruningPermit(Base):
 
 # The telemetry tables live in their package; imported here so that Base.metadata (migrations,
 # create_all) always has them, whoever imports the models first.
+from cloud.duty import tables as _duty_tables  # noqa: E402, F401
 from cloud.gates import tables as _gate_tables  # noqa: E402, F401
 from cloud.patrol import tables as _patrol_tables  # noqa: E402, F401
+from cloud.records import tables as _record_tables  # noqa: E402, F401
 from cloud.telemetry import tables as _telemetry_tables  # noqa: E402, F401

@@ -10,6 +10,8 @@ import typer
 from sitewatch.cli_common import _broker, _load, _logging, _run, console, err
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from cloud.settings import CloudSettings
 
 cloud_app = typer.Typer(help="The cloud service.", no_args_is_help=True)
@@ -126,6 +128,22 @@ def cloud_ingest(
     _run(run_worker())
 
 
+def _engine(db: str | None) -> tuple[Engine, str]:
+    """An engine on the given (or configured) database, and its URL without the password."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from cloud.db import make_engine
+    from cloud.settings import CloudSettings
+
+    url = db if db is not None else CloudSettings().db_url
+    try:
+        return make_engine(url), make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ImportError) as exc:
+        err.print(f"[red]error[/red] database URL {url!r}: {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
 @cloud_app.command("migrate")
 def cloud_migrate(
     db: DbOption = None,
@@ -134,19 +152,11 @@ def cloud_migrate(
 
     Safe to run while other workers start: on PostgreSQL one migrates, the others wait.
     """
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from cloud.db import make_engine, migrate
-    from cloud.settings import CloudSettings
+    from cloud.db import migrate
 
-    url = db if db is not None else CloudSettings().db_url
-    try:
-        engine = make_engine(url)
-        shown = make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ImportError) as exc:
-        err.print(f"[red]error[/red] database URL {url!r}: {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+    engine, shown = _engine(db)
     try:
         done = migrate(engine)
     except SQLAlchemyError as exc:
@@ -163,3 +173,33 @@ def cloud_migrate(
         console.print(f"  schema after:  [bold]{done.after}[/bold] (newest; nothing to do)")
     else:
         console.print(f"  schema after:  [bold green]{done.after}[/bold green] (newest)")
+
+
+@cloud_app.command("verify-records")
+def cloud_verify_records(
+    db: DbOption = None,
+) -> None:
+    """Check the hash chain of sealed records (handovers, inspections): any later change to a
+    stored record, or a record removed or inserted, is named. Exit code 1 if the chain is broken."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
+    from cloud.records.seal import verify
+
+    engine, shown = _engine(db)
+    try:
+        with Session(engine) as session:
+            count, problems = verify(session)
+    except SQLAlchemyError as exc:
+        err.print(f"[red]error[/red] {shown}: {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
+    console.print(f"database {shown}: {count} sealed records checked", highlight=False)
+    if not problems:
+        console.print("[green]the chain is intact[/green]: no record changed since it was sealed")
+        return
+    for problem in problems:
+        err.print(f"[red]broken[/red] {problem}", highlight=False)
+    err.print(f"[red]{len(problems)} problem(s)[/red]: the stored history was changed")
+    raise typer.Exit(code=1)

@@ -303,6 +303,7 @@ def load_site(path: str | Path) -> Site:
         tuple(site_file.suppressions),
         patrol,
         site_file.parking,
+        site_file.duty,
     )
 
 

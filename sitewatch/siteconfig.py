@@ -25,6 +25,7 @@ from sitewatch.alarmconfig import (  # noqa: F401  (re-exported: part of the sit
     WeeklyWindow,
     _Strict,
 )
+from sitewatch.dutyconfig import Duty
 from sitewatch.parkingconfig import Parking
 from sitewatch.patrolconfig import Patrol
 
@@ -277,6 +278,7 @@ class SiteFile(_Strict):
     suppressions: list[Suppression] = Field(default_factory=list)
     patrol: Patrol = Field(default_factory=Patrol)
     parking: Parking = Field(default_factory=Parking)
+    duty: Duty = Field(default_factory=Duty)
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,7 @@ class Site:
     suppressions: tuple[Suppression, ...] = ()
     patrol: Patrol = field(default_factory=Patrol, compare=False)
     parking: Parking = field(default_factory=Parking, compare=False)
+    duty: Duty = field(default_factory=Duty, compare=False)
 
     @property
     def config_hash(self) -> str:

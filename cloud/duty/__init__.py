@@ -1,0 +1,1 @@
+"""The fire control room's duty: shifts and rosters, the duty log, and the shift handover."""

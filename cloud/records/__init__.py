@@ -1,0 +1,1 @@
+"""Sealed records: signed legal records (handovers, inspections) kept unchangeable, chained by hash."""
