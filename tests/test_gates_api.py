@@ -175,3 +175,21 @@ async def test_the_day_report_counts_flags_and_times_unloading(
         "粤B22222": (40, "over_free"),
         "粤B33333": (10, "free"),
     }
+
+
+async def test_lanes_and_registrations_are_listed(desk: GateDesk) -> None:
+    lanes = (await desk.api.get("/api/gates/lanes")).json()
+    assert [(lane["id"], lane["direction"], lane["anti_passback"]) for lane in lanes] == [
+        ("lane-in", "in", "hard"),
+        ("lane-out", "out", "soft"),
+    ]
+    body = {"lane": "lane-out", "plate": "粤B99999", "purpose": "delivery", "let_through": False}
+    assert (await desk.post("/api/gates/registrations", body)).status_code == 201
+    (registered,) = (await desk.api.get("/api/gates/registrations")).json()
+    assert (registered["plate"], registered["direction"], registered["sent"]) == (
+        "粤B99999",
+        "out",
+        None,
+    )
+    report = (await desk.api.get("/api/gates/report")).json()
+    assert (report["site_name"], report["unloading_free_min"]) == (desk.site.name, 30)

@@ -90,8 +90,20 @@ class UnloadingOut(BaseModel):
         return cls(**item.__dict__)
 
 
+class LaneOut(BaseModel):
+    id: str
+    name: str | None
+    node: str
+    direction: str | None = Field(description="in or out, from the lane's reader")
+    anti_passback: str
+    timed_min: float | None
+
+
 class DayReportOut(BaseModel):
     site: str
+    site_name: str
+    unloading_free_min: float
+    unloading_charged_after_min: float
     day: date
     entries: int
     exits: int

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cloud.api.deps import SessionDep, SiteDep
 from cloud.api.gate_schemas import (
     DayReportOut,
+    LaneOut,
     OpenBody,
     OpenOut,
     PassOut,
@@ -156,6 +157,43 @@ def register_vehicle(
     return RegistrationOut.model_validate(registration).model_copy(update={"sent": sent})
 
 
+@router.get("/lanes", response_model=list[LaneOut], summary="The site's gate lanes")
+def lanes(site: SiteDep) -> list[LaneOut]:
+    found = []
+    for lane_id, lane in site.parking.lanes.items():
+        rule = site.parking.rule(lane_id)
+        _, direction = _lane(site, lane_id)
+        found.append(
+            LaneOut(
+                id=lane_id,
+                name=lane.name,
+                node=lane.node,
+                direction=direction,
+                anti_passback=rule.mode.value,
+                timed_min=rule.timed_min if rule.mode.value == "timed" else None,
+            )
+        )
+    return found
+
+
+@router.get(
+    "/registrations",
+    response_model=list[RegistrationOut],
+    summary="Vehicles registered, newest first",
+)
+def registrations(
+    session: SessionDep,
+    site: SiteDep,
+    since: Annotated[datetime | None, Query(description="from this time (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> list[RegistrationOut]:
+    query = select(VehicleRegistration).where(VehicleRegistration.site == site.id)
+    if since is not None:
+        query = query.where(VehicleRegistration.at >= since)
+    found = session.scalars(query.order_by(VehicleRegistration.at.desc()).limit(limit))
+    return [RegistrationOut.model_validate(r) for r in found]
+
+
 @router.get("/report", response_model=DayReportOut, summary="The parking day report")
 def report(
     session: SessionDep,
@@ -167,6 +205,9 @@ def report(
     result = day_report(session, site, when, now)
     return DayReportOut(
         site=result.site,
+        site_name=site.name,
+        unloading_free_min=site.parking.unloading_free_min,
+        unloading_charged_after_min=site.parking.unloading_charged_after_min,
         day=result.day,
         entries=result.entries,
         exits=result.exits,
