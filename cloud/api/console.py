@@ -1,6 +1,7 @@
 """The control-room console: the live alarm list, the alarm detail page, the patrol board, the
-printable patrol report, the parking booth and card page, the printable parking day report and
-their static assets."""
+printable patrol report, the parking booth and card page, the printable parking day report, the
+duty page (log and handover), the printable handover record, the duty history and their static
+assets."""
 
 from __future__ import annotations
 
@@ -53,6 +54,21 @@ def parking_page() -> FileResponse:
 @router.get("/parking/report")
 def parking_report_page() -> FileResponse:
     return _page("parking-report.html")
+
+
+@router.get("/duty")
+def duty_page() -> FileResponse:
+    return _page("duty.html")
+
+
+@router.get("/duty/history")
+def duty_history_page() -> FileResponse:
+    return _page("duty-history.html")
+
+
+@router.get("/duty/handovers/{handover_id}")
+def handover_record_page(handover_id: int) -> FileResponse:
+    return _page("duty-record.html")
 
 
 @router.get("/console/{path:path}")

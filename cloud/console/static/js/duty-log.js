@@ -1,0 +1,51 @@
+/**
+ * The duty log of one day or shift: entries are never changed, so the only action on one is
+ * 更正 Correct this, which writes a new entry naming it. A correction links to what it corrects;
+ * a corrected entry says which entries correct it.
+ */
+
+import { el, fill } from "./dom.js";
+import { label } from "./labels.js";
+import { KINDS, minute } from "./duty-labels.js";
+import { entryDetails } from "./duty-draft.js";
+
+const ref = (id) => el("a", { href: `#entry-${id}`, class: "entry-ref" }, `#${id}`);
+
+function links(entry) {
+  return [
+    entry.corrects_id ? el("div", { class: "corrects" }, "更正 corrects ", ref(entry.corrects_id)) : null,
+    entry.corrected_by.length ? el("div", { class: "corrected-by" }, "已更正 corrected by ", entry.corrected_by.map((id, i) => [i ? ", " : "", ref(id)])) : null,
+  ];
+}
+
+/** `onCorrect(entry)` opens the entry form to correct it; without it (history) no action shows. */
+export function renderLog(tbody, entries, { onCorrect } = {}) {
+  if (!entries.length) {
+    fill(tbody, el("tr", {}, el("td", { colspan: 7, class: "muted" }, "无记录 No entries")));
+    return;
+  }
+  fill(
+    tbody,
+    entries.map((entry) =>
+      el(
+        "tr",
+        {
+          id: `entry-${entry.id}`,
+          class: entry.corrected_by.length ? "corrected" : "",
+          dataset: { entryId: entry.id, kind: entry.kind, corrected: String(entry.corrected_by.length > 0) },
+        },
+        el("td", { class: "no" }, `#${entry.id}`),
+        el("td", { class: "time" }, minute(entry.at)),
+        el("td", { class: "shift" }, entry.shift),
+        el("td", { class: "kind" }, label(KINDS, entry.kind)),
+        el("td", { class: "author" }, entry.author),
+        el("td", { class: "text" }, links(entry), entryDetails(entry)),
+        el(
+          "td",
+          { class: "row-actions" },
+          onCorrect ? el("button", { type: "button", class: "correct", dataset: { action: "correct" }, onclick: () => onCorrect(entry) }, "更正 Correct this") : null,
+        ),
+      ),
+    ),
+  );
+}
