@@ -1,6 +1,7 @@
 /**
  * The parking booth and card page: live gate activity with the stranger registration, barrier
- * opening, the card list each gate runs, and card management (search, issue, lost, suspend,
+ * opening on each of the site's lanes, the card list each gate runs, and card management
+ * (search, issue, lost, suspend,
  * extend, edit, detail, CSV import). The gate parts refresh every few seconds and whenever an
  * alarm changes (a lost card at a gate raises one), so nobody has to reload.
  */
@@ -20,13 +21,10 @@ import { setUpImport } from "./parking-import.js";
 import { showLoadError } from "./report-page.js";
 
 const REFRESH_MS = 3000;
-const REGISTRATIONS_EVERY = 10; // refreshes between reloads of today's registrations
 const KEYS = COMMON_KEYS.filter(([key]) => ["m", "?", "Esc"].includes(key));
 const { live } = startShell({ keys: KEYS });
-const lanes = new Set();
 const registered = new Set(); // ids of denied passes the booth has answered
 let passes = [];
-let round = 0;
 let loading = null;
 
 function showPasses() {
@@ -40,18 +38,19 @@ async function register(pass) {
   showPasses();
 }
 
+/** Which of the passes shown the booth has registered: registrations since the oldest of them. */
 async function loadRegistrations() {
-  const report = await parkingGet("gates/report");
-  for (const r of report.registrations) if (r.pass_id !== null) registered.add(r.pass_id);
+  if (!passes.length) return;
+  const since = passes.reduce((oldest, p) => (p.at < oldest ? p.at : oldest), passes[0].at);
+  const found = await parkingGet("gates/registrations", { since, limit: 5000 });
+  for (const r of found) if (r.pass_id !== null) registered.add(r.pass_id);
 }
 
 async function load() {
-  if (round++ % REGISTRATIONS_EVERY === 0) await loadRegistrations();
   const [latest, lists] = await Promise.all([parkingGet("gates/passes", { limit: 50 }), parkingGet("cards/lists")]);
   passes = latest;
-  for (const pass of passes) lanes.add(pass.lane);
+  await loadRegistrations();
   showPasses();
-  renderLanes($("#lanes"), lanes);
   renderLists(lists);
   await refreshCard();
   fill($("#refreshed"), hhmm(new Date().toISOString()));
@@ -72,8 +71,7 @@ function refresh() {
 }
 
 /** Cards changed: their table, and the lists the gates will load next. */
-async function cardsChanged(changed) {
-  for (const lane of changed?.lanes ?? []) lanes.add(lane);
+async function cardsChanged() {
   await Promise.all([loadCards(), refresh()]);
 }
 
@@ -86,8 +84,8 @@ async function start() {
   setUpImport({ imported: () => cardsChanged() });
   live.addEventListener("change", refresh);
   setInterval(refresh, REFRESH_MS);
-  for (const card of await loadCards()) for (const lane of card.lanes ?? []) lanes.add(lane);
-  await refresh();
+  renderLanes($("#lanes"), await parkingGet("gates/lanes"));
+  await Promise.all([loadCards(), refresh()]);
 }
 
 start().catch(showLoadError);
