@@ -242,10 +242,16 @@ async def test_the_booth_registers_a_stranger_opens_a_barrier_and_the_report_tim
     sent = await commands.next_where(registered=True)
     assert (sent["lane"], sent["card"], sent["by"]) == ("lane-in", "DEADBEEF", OPERATOR)
 
+    # Every lane of the site has its control by name, even one no car has passed yet.
+    await expect(page.locator("form.lane-open .lane-name")).to_contain_text(
+        ["入口 Entry lane", "出口 Exit lane"]
+    )
     # Open the barrier from the console: the reason travels with the command.
     await page.locator("#open-reason-lane-in").fill("救护车 ambulance")
     await page.locator('form.lane-open[data-lane="lane-in"] button').click()
-    await expect(page.locator(".toast.ok").last).to_contain_text("已发送开闸 Open sent: lane-in")
+    await expect(page.locator(".toast.ok").last).to_contain_text(
+        "已发送开闸 Open sent: 入口 Entry lane (lane-in, gate)"
+    )
     opened = await commands.next_where(reason="救护车 ambulance")
     assert opened["by"] == OPERATOR
     # With the broker unreachable nothing is sent, and the page says so.
@@ -275,12 +281,18 @@ async def test_the_booth_registers_a_stranger_opens_a_barrier_and_the_report_tim
             )
         )
     await page.goto(f"{parking.cloud.url}/parking/report")
+    # The header names the site; the definitions say this site's unloading limits.
+    await expect(page.locator("#report-title")).to_contain_text(parking.desk.site.name)
+    await expect(page.locator("#def-free")).to_have_text("30")
+    await expect(page.locator("#def-charged")).to_have_text("60")
     free = page.locator('#report-unloading tr[data-plate="粤B 88888"]')
     await expect(free).to_have_attribute("data-verdict", "free")
     await expect(free.locator("td.verdict")).to_have_text("免费 Free")
     charged = page.locator('#report-unloading tr[data-plate="粤B 66666"]')
     await expect(charged).to_have_class("verdict-charged")
-    await expect(charged.locator("td.verdict")).to_have_text("收费 Charged (past the hour)")
+    await expect(charged.locator("td.verdict")).to_have_text(
+        "收费 Charged（超过60分钟 past 60 min）"
+    )
     await expect(page.locator('#report-denied tr[data-key="unknown"] td.count')).to_have_text("1")
     strangers = page.locator(f'#report-strangers tr[data-pass-id="{denied["id"]}"]')
     await expect(strangers).to_contain_text("DEADBEEF")

@@ -47,7 +47,7 @@ export const DIRECTIONS = { in: "进 In", out: "出 Out" };
 export const VERDICTS = {
   free: "免费 Free",
   over_free: "超出免费时间 Over the free time",
-  charged: "收费 Charged (past the hour)",
+  charged: "收费 Charged",
 };
 
 export const CARD_EVENTS = {

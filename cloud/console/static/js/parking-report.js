@@ -44,9 +44,21 @@ function counts(selector, table, words) {
   );
 }
 
+const limit = (minutes) => String(Number(minutes.toFixed(1)));
+
+/** The verdict with the site's own limit it is measured against. */
+function verdictWords(verdict, report) {
+  const words = label(VERDICTS, verdict);
+  if (verdict === "charged") return `${words}（超过${limit(report.unloading_charged_after_min)}分钟 past ${limit(report.unloading_charged_after_min)} min）`;
+  if (verdict === "over_free") return `${words}（${limit(report.unloading_free_min)}分钟 ${limit(report.unloading_free_min)} min）`;
+  return words;
+}
+
 function render(report) {
-  document.title = `车库日报 Parking day report ${report.day} — ${report.site}`;
-  fill($("#report-title"), `${report.site} · 车库日报 Parking day report`);
+  document.title = `车库日报 Parking day report ${report.day} — ${report.site_name}`;
+  fill($("#report-title"), `${report.site_name} · 车库日报 Parking day report`);
+  for (const id of ["#def-free", "#def-free-zh"]) fill($(id), limit(report.unloading_free_min));
+  for (const id of ["#def-charged", "#def-charged-zh"]) fill($(id), limit(report.unloading_charged_after_min));
   fill($("#report-period"), `${report.day} · 打印于 printed ${formatTime(new Date())}`);
   fill($("#report-entries"), String(report.entries));
   fill($("#report-exits"), String(report.exits));
@@ -63,7 +75,7 @@ function render(report) {
             el("td", {}, minute(u.entered_at)),
             el("td", {}, u.exited_at ? minute(u.exited_at) : "仍在场内 Still inside"),
             el("td", { class: "minutes" }, u.minutes.toFixed(1)),
-            el("td", { class: "verdict" }, label(VERDICTS, u.verdict)),
+            el("td", { class: "verdict" }, verdictWords(u.verdict, report)),
           ),
         )
       : none(5),
