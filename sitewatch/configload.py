@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sitewatch.inspectioncheck import check_inspection
 from sitewatch.parkingcheck import check_parking
 from sitewatch.patrolcheck import check_patrol
 from sitewatch.siteconfig import (
@@ -291,6 +292,7 @@ def load_site(path: str | Path) -> Site:
         _check_suppression(doc, ("suppressions", index), suppression, nodes)
     patrol = check_patrol(doc, site_file.patrol, nodes)
     check_parking(doc, site_file.parking, nodes)
+    check_inspection(doc, site_file.inspection, nodes)
     if doc.problems:
         raise ConfigError(doc.problems)
     return Site(
@@ -304,6 +306,7 @@ def load_site(path: str | Path) -> Site:
         patrol,
         site_file.parking,
         site_file.duty,
+        site_file.inspection,
     )
 
 

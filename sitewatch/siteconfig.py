@@ -26,6 +26,7 @@ from sitewatch.alarmconfig import (  # noqa: F401  (re-exported: part of the sit
     _Strict,
 )
 from sitewatch.dutyconfig import Duty
+from sitewatch.inspectionconfig import Inspection
 from sitewatch.parkingconfig import Parking
 from sitewatch.patrolconfig import Patrol
 
@@ -279,6 +280,7 @@ class SiteFile(_Strict):
     patrol: Patrol = Field(default_factory=Patrol)
     parking: Parking = Field(default_factory=Parking)
     duty: Duty = Field(default_factory=Duty)
+    inspection: Inspection = Field(default_factory=Inspection)
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,7 @@ class Site:
     patrol: Patrol = field(default_factory=Patrol, compare=False)
     parking: Parking = field(default_factory=Parking, compare=False)
     duty: Duty = field(default_factory=Duty, compare=False)
+    inspection: Inspection = field(default_factory=Inspection, compare=False)
 
     @property
     def config_hash(self) -> str:
