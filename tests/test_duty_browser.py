@@ -25,6 +25,7 @@ from tests import test_console_browser
 from tests.brokers import AmqttThread, MosquittoBroker
 from tests.browser import sign_in
 from tests.conftest import cloud_settings
+from tests.test_duty import raise_fault
 
 OPERATOR = "王芳"
 OUTGOING = ["陈刚", "孙丽"]
@@ -179,3 +180,32 @@ async def test_an_entry_is_logged_the_handover_signed_accepted_and_printed(
     await expect(page.locator("#print")).to_be_hidden()
     await expect(page.locator(".topbar")).to_be_hidden()
     await expect(seal).to_be_visible()
+
+
+async def test_a_handled_fault_lacking_an_entry_is_highlighted_and_logged(
+    duty: Duty, page: Page
+) -> None:
+    fault = raise_fault(duty.cloud.sessions, duty.site, datetime.now(UTC))
+    acked = await duty.api.post(
+        f"/api/alarms/{fault}/acknowledge", json={}, headers={"X-Operator": "%E7%8E%8B%E8%8A%B3"}
+    )
+    assert acked.status_code == 200, acked.text
+
+    await sign_in(page, duty.url, OPERATOR)
+    prompt = page.locator(f'#prompts tbody tr[data-alarm-id="{fault}"]')
+    await expect(prompt).to_have_class("handled-unlogged")
+    await expect(prompt.locator("td.handled")).to_have_text(
+        "已处理，缺记录 Handled, still lacking an entry"
+    )
+    # Logging it: the form opens as an alarm handled, with that alarm; cause and handling wanted.
+    await prompt.locator("button.log-alarm").click()
+    await expect(page.locator("#entry-kind")).to_have_value("alarm_handled")
+    await expect(page.locator("#entry-alarm")).to_have_value(str(fault))
+    await page.locator("#entry-location").fill("B2 消防泵房 pump room")
+    await page.locator("#entry-cause").fill("1号消防泵控制柜跳闸 controller tripped")
+    await page.locator("#entry-handling").fill("现场复位，通知维保 reset, maintenance called")
+    await page.locator("#entry-submit").click()
+    logged = page.locator('#log tbody tr[data-kind="alarm_handled"]')
+    await expect(logged).to_contain_text("现场复位，通知维保")
+    await expect(logged).to_contain_text(f"#{fault}")
+    await expect(prompt).to_have_count(0)
