@@ -16,6 +16,7 @@ from cloud.api import (
     equipment,
     gaps,
     gates,
+    inspection,
     nodes,
     patrol,
     stream,
@@ -56,5 +57,6 @@ def create_app(
     app.include_router(cards.router)
     app.include_router(gates.router)
     app.include_router(duty.router)
+    app.include_router(inspection.router)
     app.include_router(console.router)
     return app

@@ -28,6 +28,7 @@ from cloud.alarms.feed import AlarmFeed
 from cloud.commands import take_commands
 from cloud.duty import log as duty_log
 from cloud.gates.publisher import CardListPublisher
+from cloud.inspection import signoff as inspections
 from cloud.models import utcnow
 from cloud.patrol import clock as patrol_clock
 from cloud.telemetry import TelemetrySink
@@ -235,6 +236,7 @@ class Ingest:
         clock.tick(session, self.sites, now)
         patrol_clock.tick(session, self.sites, now, self._watching_since)
         duty_log.tick(session, self.sites, now, self._watching_since)
+        inspections.tick(session, self.sites, now)
         if self.connected.is_set():
             self.card_lists.sync(session)
 

@@ -274,6 +274,7 @@ class PruningPermit(Base):
 # create_all) always has them, whoever imports the models first.
 from cloud.duty import tables as _duty_tables  # noqa: E402, F401
 from cloud.gates import tables as _gate_tables  # noqa: E402, F401
+from cloud.inspection import tables as _inspection_tables  # noqa: E402, F401
 from cloud.patrol import tables as _patrol_tables  # noqa: E402, F401
 from cloud.records import tables as _record_tables  # noqa: E402, F401
 from cloud.telemetry import tables as _telemetry_tables  # noqa: E402, F401

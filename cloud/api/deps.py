@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
+from cloud.models import utcnow
 from sitewatch.siteconfig import Site
 
 
@@ -56,3 +58,11 @@ def configured_site(
 
 
 SiteDep = Annotated[Site, Depends(configured_site)]
+
+
+def clock_now() -> datetime:
+    """The time a request is judged at; tests put their own clock here (dependency_overrides)."""
+    return utcnow()
+
+
+NowDep = Annotated[datetime, Depends(clock_now)]
