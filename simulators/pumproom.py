@@ -72,3 +72,25 @@ class PumpRoom:
 
     async def valve(self, device: str, open_: bool = True) -> None:
         await self.sim.set(device, "valve_open", open_)
+
+    async def weekly_test(
+        self,
+        device: str,
+        run_s: float,
+        start_s: float = 1.0,
+        pressure: tuple[str, float] | None = None,
+    ) -> None:
+        """The controller's scheduled weekly test (每周自动巡检): an automatic start with cause
+        `test`, running `start_s` later for `run_s`, with the line pressure raised while it runs."""
+        await self.sim.set(device, "start_cause", "test")
+        await asyncio.sleep(start_s)
+        await self.sim.set(device, "running", True)
+        before = None
+        if pressure is not None:
+            before = self.sim.values.get((pressure[0], "pressure"))
+            await self.sim.set(pressure[0], "pressure", pressure[1])
+        await asyncio.sleep(run_s)
+        await self.sim.set(device, "running", False)
+        await self.sim.set(device, "start_cause", "none")
+        if pressure is not None and before is not None:
+            await self.sim.set(pressure[0], "pressure", before)
