@@ -34,7 +34,7 @@ from cloud.patrol import clock as patrol_clock
 from cloud.telemetry import TelemetrySink
 from cloud.working_set import WorkingSet
 from sitewatch import wire
-from sitewatch.broker import BrokerAddress
+from sitewatch.broker import BrokerAddress, configure_tls
 from sitewatch.siteconfig import Site
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class Ingest:
             )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
+        configure_tls(self._client, broker)
         # Acks to the edges are QoS 1 too: with paho's default window of 20 they queue behind
         # the flood of incoming messages, and the edges stall on their confirmation window.
         self._client.max_inflight_messages_set(ACK_WINDOW)

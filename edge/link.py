@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 
 from edge.outbox import Outbox
 from sitewatch import wire
-from sitewatch.broker import BrokerAddress
+from sitewatch.broker import BrokerAddress, configure_tls
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class EdgeLink:
         )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
+        configure_tls(self._client, broker)
         self._client.max_inflight_messages_set(PUBLISH_WINDOW)
         # A short cap: after an outage the backlog and any fire alarm must move as soon as the
         # broker is back, not at the end of a long backoff.
