@@ -17,7 +17,24 @@ class CloudSettings(BaseSettings):
         default="sqlite:///var/sitewatch.db",
         description="SQLAlchemy URL, e.g. sqlite:///var/sitewatch.db",
     )
-    mqtt_url: str = Field(default="mqtt://127.0.0.1:1883", description="the broker to ingest from")
+    mqtt_url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="the broker to ingest from: mqtt://[user:password@]host[:port], or mqtts:// "
+        "for TLS",
+    )
+    # TLS to the broker (docs/security.md): only with an mqtts:// URL. They are folded into
+    # mqtt_url's query (?ca_file=...), so that every place that reads the URL gets them.
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate(s) the broker's certificate must chain to (mqtts:// only; "
+        "default: the system's CAs)",
+    )
+    mqtt_cert_file: Path | None = Field(
+        default=None, description="client certificate, for a broker that requires one"
+    )
+    mqtt_key_file: Path | None = Field(
+        default=None, description="the client certificate's private key, unless in the same file"
+    )
     site_files: list[Path] = Field(
         default_factory=lambda: [Path("config/site.example.yaml")],
         description="site files whose nodes this cloud accepts",
@@ -105,6 +122,26 @@ class CloudSettings(BaseSettings):
         missing = [name for name, value in given.items() if not value]
         if 0 < len(missing) < len(given):
             raise ValueError(f"InfluxDB needs all four settings; missing: {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _mqtt_tls_files(self) -> CloudSettings:
+        """Fold the TLS files into the URL, after checking they can be read: a wrong path stops
+        the service at start with the setting's name, not in endless failed reconnects."""
+        from sitewatch.broker import BrokerAddress
+
+        files = {
+            "ca_file": self.mqtt_ca_file,
+            "cert_file": self.mqtt_cert_file,
+            "key_file": self.mqtt_key_file,
+        }
+        if not any(files.values()):
+            return self
+        for name, path in files.items():
+            if path is not None and not path.is_file():
+                raise ValueError(f"mqtt_{name} {str(path)!r} is not a file")
+        address = BrokerAddress.parse(self.mqtt_url).with_tls_files(**files)
+        self.mqtt_url = address.url(with_password=True)
         return self
 
     @model_validator(mode="after")
