@@ -51,11 +51,15 @@ class Mqtt:
     """A test client: publishes (retained) card lists and commands, and keeps every event item
     the gate node publishes. Subscribes on every connect, so it follows a broker restart."""
 
-    def __init__(self, address: BrokerAddress) -> None:
+    def __init__(self, address: BrokerAddress, persistent: bool = False) -> None:
+        """`persistent`: a session the broker keeps (and queues for) while this client is away,
+        e.g. across a broker restart, so nothing the node publishes meanwhile is missed."""
         self.items: list[Any] = []
         self._lock = threading.Lock()
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-gate-{uuid.uuid4().hex[:8]}"
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"t-gate-{uuid.uuid4().hex[:8]}",
+            clean_session=not persistent,
         )
         self.client.on_connect = lambda c, *_: c.subscribe(
             wire.Topic.filter(SITE, NODE, wire.Kind.EVENT), 1
@@ -245,9 +249,9 @@ async def test_the_list_and_anti_passback_survive_a_restart(
 async def test_with_the_broker_down_the_gate_decides_and_buffers_its_events(
     sims: SiteSimulator, edge_site: Site, tmp_path: Path
 ) -> None:
-    private = MosquittoBroker(persistence=False)
+    private = MosquittoBroker()  # persistent: the test client's session survives the restart
     private.start()
-    client = Mqtt(private.address)
+    client = Mqtt(private.address, persistent=True)
     relays = sims.modbus[NODE]
     many = [f"C{i:05d}" for i in range(1000)]
     cards = CARDS + [
@@ -262,7 +266,7 @@ async def test_with_the_broker_down_the_gate_decides_and_buffers_its_events(
             assert agent.gate is not None
             private.stop()
             await eventually(lambda: _false_async(agent.link.connected))
-            unsent_before = agent.outbox.status()["event"].unsent
+            await eventually(lambda: _async("entry-reader" in agent.readers.open))
 
             sims.reader(NODE, "entry-reader").tap(RESIDENT)
             sims.reader(NODE, "entry-reader").tap(LOST)
@@ -273,8 +277,20 @@ async def test_with_the_broker_down_the_gate_decides_and_buffers_its_events(
             passes = await asyncio.gather(*tasks)
             assert all(p is not None and p.allowed and p.relay_confirmed for p in passes)
             assert all(p.list_version == 1 for p in passes if p is not None)
-            status = agent.outbox.status()["event"]
-            assert status.unsent - unsent_before >= 1002
+            # Every pass is waiting in the outbox, unsent.
+            events = [
+                wire.decode(str(wire.Topic(SITE, NODE, wire.Kind.EVENT)), row.payload)
+                for row in agent.outbox.unsent(10_000, exclude=set())
+                if row.kind == "event"
+            ]
+            waiting = [
+                item
+                for event in events
+                for item in event.items  # type: ignore[union-attr]
+                if isinstance(item, wire.GatePass)
+            ]
+            assert len(waiting) == 1002
+            assert {p.card for p in waiting} == {RESIDENT, LOST, *many}
 
             private.start()
             await eventually(lambda: _async(agent.outbox.status()["event"].unsent == 0), 30)
@@ -284,9 +300,8 @@ async def test_with_the_broker_down_the_gate_decides_and_buffers_its_events(
         assert (offline[RESIDENT].allowed, offline[LOST].reason) == (True, "lost")
         assert set(many) <= set(offline)
     finally:
-        client.clear_cards()
         client.close()
-        private.stop()
+        private.stop()  # a broker of this test alone: its retained list goes with it
 
 
 async def _async(value: Any) -> Any:
@@ -347,3 +362,29 @@ async def test_gate_open_opens_the_barrier_on_record(
         assert len(client.of(wire.GatePass)) == 2
     refused = [r.getMessage() for r in caplog.records if "gate_open refused" in r.getMessage()]
     assert len(refused) == 3, refused
+
+
+async def test_a_reader_with_a_light_shows_each_decision(
+    broker: MosquittoBroker | AmqttThread, example_site: Site, client: Mqtt, tmp_path: Path
+) -> None:
+    # The example's gate readers (RDM6300, Wiegand) cannot show anything; a line reader can.
+    node = example_site.nodes[NODE]
+    entry = node.readers["entry-reader"].model_copy(update={"family": "line"})
+    readers = {**node.readers, "entry-reader": entry}
+    site = replace(example_site, nodes={**example_site.nodes, NODE: replace(node, readers=readers)})
+    nfc = [
+        wire.CardEntry(card="04A1B2C3", type=wire.CardType.VISITOR, status=wire.CardStatus.ACTIVE),
+        wire.CardEntry(card="04DEAD01", type=wire.CardType.VISITOR, status=wire.CardStatus.LOST),
+    ]
+    client.publish(card_list(1, nfc), retain=True)
+    async with SiteSimulator(site) as sims:
+        agent = EdgeAgent(quick_site(sims.site_for_edge()), NODE, broker.address, tmp_path)
+        async with running(agent):
+            await client.wait(wire.CardListLoaded, version=1)
+            reader = sims.reader(NODE, "entry-reader")
+            reader.tap("04A1B2C3")
+            await client.wait(wire.GatePass, card="04A1B2C3", allowed=True)
+            assert await asyncio.to_thread(reader.wait_feedback, 1) == [True]
+            reader.tap("04DEAD01")
+            await client.wait(wire.GatePass, card="04DEAD01", reason="lost")
+            assert await asyncio.to_thread(reader.wait_feedback, 2) == [True, False]
