@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from sitewatch.broker import BrokerAddress, tls_context
 from sitewatch.cli_cloud import cloud_app
 from sitewatch.cli_common import (
     DEFAULT_SITE,
@@ -65,7 +66,21 @@ def check_config(file: Annotated[Path, typer.Argument(help="site file to validat
 def edge_run(
     node: Annotated[str, typer.Option(help="node id in the site file")],
     site: SiteOption = DEFAULT_SITE,
-    mqtt: Annotated[str, typer.Option(help="broker URL")] = "mqtt://127.0.0.1:1883",
+    mqtt: Annotated[
+        str, typer.Option(help="broker URL: mqtt://user:password@host:port, or mqtts:// for TLS")
+    ] = "mqtt://127.0.0.1:1883",
+    mqtt_ca_file: Annotated[
+        Path | None,
+        typer.Option(help="mqtts://: the CA the broker's certificate must chain to"),
+    ] = None,
+    mqtt_cert_file: Annotated[
+        Path | None,
+        typer.Option(help="mqtts://: this node's client certificate, if the broker wants one"),
+    ] = None,
+    mqtt_key_file: Annotated[
+        Path | None,
+        typer.Option(help="mqtts://: the client certificate's key, unless in the same file"),
+    ] = None,
     state_dir: Annotated[Path, typer.Option(help="where the outbox lives")] = Path("var/edge"),
     confirm_timeout: Annotated[
         float,
@@ -102,7 +117,7 @@ def edge_run(
             f"[red]error[/red] node '{node}' is not in {site} (nodes: {', '.join(loaded.nodes)})"
         )
         raise typer.Exit(code=2)
-    broker = _broker(mqtt)
+    broker = _tls_broker(_broker(mqtt), mqtt_ca_file, mqtt_cert_file, mqtt_key_file)
 
     async def run_edge() -> None:
         # Built inside the loop: the Modbus clients bind to the running event loop.
@@ -121,6 +136,81 @@ def edge_run(
 
     console.print(f"edge {loaded.id}/{node}: broker {broker}, outbox in {state_dir}")
     _run(run_edge())
+
+
+def _tls_broker(
+    broker: BrokerAddress, ca_file: Path | None, cert_file: Path | None, key_file: Path | None
+) -> BrokerAddress:
+    """The broker with the TLS files given; exit 2 naming a file that is missing, or TLS files
+    given for a plain mqtt:// broker."""
+    for option, path in (("ca", ca_file), ("cert", cert_file), ("key", key_file)):
+        if path is not None and not path.is_file():
+            err.print(f"[red]error[/red] --mqtt-{option}-file: {path} is not a file")
+            raise typer.Exit(code=2)
+    try:
+        address = broker.with_tls_files(ca_file, cert_file, key_file)
+        tls_context(address)  # an unreadable certificate or key stops us here, not in paho
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]error[/red] --mqtt: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    return address
+
+
+@app.command("mqtt-acl")
+def mqtt_acl(
+    site_files: Annotated[list[Path], typer.Argument(help="site files whose nodes get logins")],
+    out: Annotated[
+        Path, typer.Option(help="folder for passwd and acl (kept passwords are read here)")
+    ],
+    rotate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="give this account a new password: SITE/NODE, NODE, or cloud; repeatable"
+        ),
+    ] = None,
+    broker: Annotated[
+        str, typer.Option(help="the broker URL written into the credential files")
+    ] = "mqtt://192.0.2.10:1883",
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder for the new passwords' credential files [default: OUT/credentials]"
+        ),
+    ] = None,
+) -> None:
+    """Write a Mosquitto password file and ACL: one login per edge node, fenced to its own topics.
+
+    Existing passwords are kept (their hashes are read from OUT/passwd); new accounts and those
+    named by --rotate get a random password, written once to a credential file (0600) for the
+    node. Reload the broker afterwards. The rules: docs/security.md.
+    """
+    from sitewatch.mqttacl import AclError, generate
+
+    sites = [_load(path) for path in site_files]
+    address = _broker(broker)
+    try:
+        done = generate(sites, out, address, rotate or (), credentials)
+    except AclError as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"wrote {done.passwd} and {done.acl} (hashes by {done.hasher})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for what, users in (
+        ("new", done.created),
+        ("rotated", done.rotated),
+        ("kept", done.kept),
+        ("removed", done.removed),
+    ):
+        if users:
+            console.print(f"  {what}: {', '.join(users)}", highlight=False, soft_wrap=True)
+    for user, path in done.credentials.items():
+        console.print(f"  password of {user}: {path}", highlight=False, soft_wrap=True)
+    if done.credentials:
+        console.print("Install each credential file on its machine, then delete it here.")
+    console.print("Then reload the broker: systemctl reload mosquitto (SIGHUP).")
 
 
 EdgeSiteOption = Annotated[
