@@ -370,3 +370,75 @@ def test_tls_without_the_ca_or_without_a_client_certificate_fails(
     # And plain MQTT on the TLS port gets no answer either.
     plain = open_peer(peers, replace(tls_broker.logins[PUMPROOM], port=tls_broker.port), wait=1.5)
     assert not plain.accepted
+
+
+# -- the real processes ------------------------------------------------------------------------
+
+
+async def test_real_edges_and_the_cloud_each_on_their_own_login(
+    tls_broker: TlsBroker, example_site: Site, tmp_path: Path
+):
+    """Simulated devices → edge agents, each logged in as its node → Mosquitto with the generated
+    ACL → the cloud on its own login, over TLS from its settings; the pump room over TLS too."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from cloud.gates import cards
+    from cloud.gates.fields import CardFields
+    from cloud.models import NodeRecord
+    from cloud.service import CloudService
+    from cloud.settings import CloudSettings
+    from edge.agent import EdgeAgent
+    from simulators.site import SiteSimulator
+    from tests.conftest import eventually
+    from tests.db import sqlite_url
+
+    cloud_login = tls_broker.address(CLOUD)
+    settings = CloudSettings(
+        db_url=sqlite_url(tmp_path),
+        mqtt_url=cloud_login.url(with_password=True),
+        mqtt_ca_file=tls_broker.ca,
+        mqtt_cert_file=tls_broker.client_cert,
+        mqtt_key_file=tls_broker.client_key,
+        http_port=0,
+        site_files=[],
+        ack_interval_s=0.2,
+    )
+    pumproom_login = tls_broker.address(
+        PUMPROOM,
+        ca_file=tls_broker.ca,
+        cert_file=tls_broker.client_cert,
+        key_file=tls_broker.client_key,
+    )
+    async with SiteSimulator(example_site) as sims:
+        edge_site = sims.site_for_edge()
+        cloud = CloudService(settings, {example_site.id: example_site})
+        pumproom = EdgeAgent(edge_site, "pumproom", pumproom_login, tmp_path / "edge")
+        gate = EdgeAgent(edge_site, "gate", tls_broker.logins[GATE], tmp_path / "edge")
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(cloud.run())]
+            await cloud.started()
+            tasks += [group.create_task(pumproom.run()), group.create_task(gate.run())]
+
+            async def both_online() -> bool:
+                with cloud.sessions() as session:
+                    online = session.scalars(select(NodeRecord).where(NodeRecord.online)).all()
+                    return {n.node for n in online} >= {"pumproom", "gate"}
+
+            await eventually(both_online, timeout=20)
+            # The cloud's confirmations reach each node through its own `ack` grant.
+            await eventually(lambda: _true(pumproom.link.last_confirmed_ms), timeout=20)
+            await eventually(lambda: _true(gate.link.last_confirmed_ms), timeout=20)
+            # And the gate its card list, through its `cards` grant.
+            with cloud.sessions.begin() as session:
+                fields = CardFields(card="0A00BC614E", holder="陈先生", type="resident")
+                cards.issue(session, example_site, fields, by="test")
+            assert gate.gate is not None
+            await eventually(lambda: _true(gate.gate.book.lookup("0A00BC614E")), timeout=20)
+            for task in tasks:
+                task.cancel()
+
+
+async def _true(value: object) -> bool:
+    return bool(value)
