@@ -1,7 +1,7 @@
 """The control-room console: the live alarm list, the alarm detail page, the patrol board, the
 printable patrol report, the parking booth and card page, the printable parking day report, the
-duty page (log and handover), the printable handover record, the duty history and their static
-assets."""
+duty page (log and handover), the printable handover record, the duty history, the pump-room
+inspection pages and their static assets."""
 
 from __future__ import annotations
 
@@ -69,6 +69,21 @@ def duty_history_page() -> FileResponse:
 @router.get("/duty/handovers/{handover_id}")
 def handover_record_page(handover_id: int) -> FileResponse:
     return _page("duty-record.html")
+
+
+@router.get("/pumproom")
+def pump_rooms_page() -> FileResponse:
+    return _page("pumproom.html")
+
+
+@router.get("/pumproom/{room}")
+def pump_room_page(room: str) -> FileResponse:
+    return _page("pumproom.html")
+
+
+@router.get("/pumproom/{room}/weeks/{monday}")
+def pump_room_week_page(room: str, monday: str) -> FileResponse:
+    return _page("pumproom.html")
 
 
 @router.get("/console/{path:path}")
