@@ -114,7 +114,8 @@ def acl_text(accounts: list[Account], sites: list[Site]) -> str:
         "#",
         "# Mosquitto denies whatever is not granted below. There are no lines before the first",
         "# `user`, so an anonymous client (refused anyway: allow_anonymous false) gets nothing.",
-        "# Reads are checked on subscribe and again on every message delivered.",
+        "# Reads are checked on every message delivered: a wider subscription is accepted, but",
+        "# it receives only what is granted here.",
     ]
     for account in accounts:
         lines.append("")

@@ -442,3 +442,60 @@ async def test_real_edges_and_the_cloud_each_on_their_own_login(
 
 async def _true(value: object) -> bool:
     return bool(value)
+
+
+def test_the_shipped_configuration_runs_on_generated_files(
+    example_site: Site, peers: list[Peer]
+) -> None:
+    """config/mosquitto/mosquitto.conf as an operator installs it, TLS block uncommented; only
+    the placeholder address, the ports and the paths are changed to the test's."""
+    from sitewatch.broker import free_port
+    from tests.brokers import throwaway_pki
+
+    shipped = (Path(__file__).parent.parent / "config" / "mosquitto" / "mosquitto.conf").read_text()
+    broker = ConfiguredMosquitto()
+    pki = throwaway_pki(broker.dir / "certs")
+    generated = generate([example_site], broker.dir / "auth", broker.address)
+    lan, tls = free_port(), free_port()
+    broker.ports = [lan, tls]
+    config = shipped.replace("listener 1883 192.0.2.10", f"listener {lan} 127.0.0.1")
+    config = config.replace("listener 1883 127.0.0.1", f"listener {broker.address.port} 127.0.0.1")
+    config = config.replace("#listener 8883 192.0.2.10", f"listener {tls} 127.0.0.1")
+    for directive in ("cafile", "certfile", "keyfile", "tls_version", "require_certificate"):
+        config = config.replace(f"#{directive} ", f"{directive} ")
+    config = config.replace("#use_identity_as_username", "use_identity_as_username")
+    for shipped_path, test_path in {
+        "/etc/mosquitto/sitewatch/certs/ca.crt": pki.ca,
+        "/etc/mosquitto/sitewatch/certs/broker.crt": pki.server_cert,
+        "/etc/mosquitto/sitewatch/certs/broker.key": pki.server_key,
+        "/etc/mosquitto/sitewatch/passwd": generated.passwd,
+        "/etc/mosquitto/sitewatch/acl": generated.acl,
+        "/var/lib/mosquitto/": f"{broker.dir}/",
+        "/var/log/mosquitto/mosquitto.log": broker.dir / "broker.log",
+    }.items():
+        assert shipped_path in config, shipped_path
+        config = config.replace(shipped_path, str(test_path))
+    broker.config = config
+    broker.start()
+    try:
+        logins = {user: login_of(path) for user, path in generated.credentials.items()}
+        cloud = open_peer(peers, replace(logins[CLOUD], port=lan))
+        cloud.subscribe("sw/v1/+/+/alarm")
+        node = open_peer(
+            peers,
+            replace(
+                logins[PUMPROOM],
+                port=tls,
+                tls=True,
+                ca_file=pki.ca,
+                cert_file=pki.client_cert,
+                key_file=pki.client_key,
+            ),
+        )
+        assert node.accepted
+        node.publish(topic("gate", "alarm"))
+        node.publish(topic("pumproom", "alarm"))
+        assert cloud.until(topic("pumproom", "alarm")) == {topic("pumproom", "alarm")}
+        assert not open_peer(peers, broker.address, wait=2).accepted
+    finally:
+        broker.stop()
