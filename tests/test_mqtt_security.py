@@ -499,3 +499,31 @@ def test_the_shipped_configuration_runs_on_generated_files(
         assert not open_peer(peers, broker.address, wait=2).accepted
     finally:
         broker.stop()
+
+
+def test_rotating_a_node_locks_out_its_old_password_on_reload(
+    secured: Secured, example_site: Site, peers: list[Peer]
+) -> None:
+    """docs/security.md §3: --rotate, then reload the broker; nobody else is touched."""
+    import os
+    import signal
+    import time
+
+    old = secured.logins[PUMPROOM]
+    intruder = open_peer(peers, old)
+    bystander = open_peer(peers, secured.logins[PATROL])
+    assert intruder.accepted and bystander.accepted
+    rotated = generate(
+        [example_site], secured.generated.passwd.parent, secured.broker.address, ["pumproom"]
+    )
+    assert rotated.rotated == [PUMPROOM] and set(rotated.credentials) == {PUMPROOM}
+    assert secured.broker.process is not None
+    os.kill(secured.broker.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while intruder.client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The reload re-checks connected clients: the old password is thrown off at once.
+    assert not intruder.client.is_connected()
+    assert bystander.client.is_connected()
+    assert not open_peer(peers, old, wait=2).accepted
+    assert open_peer(peers, login_of(rotated.credentials[PUMPROOM])).accepted
