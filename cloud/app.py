@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.alarms.feed import AlarmFeed
 from cloud.api import (
     alarms,
+    auth,
     cards,
     console,
     duty,
@@ -36,6 +37,7 @@ def create_app(
     commands: CommandSender | None = None,
     feed: AlarmFeed | None = None,
     max_shelve_minutes: int = 480,
+    secure_cookies: bool = True,
 ) -> FastAPI:
     app = FastAPI(
         title="Sitewatch cloud API",
@@ -47,6 +49,8 @@ def create_app(
     app.state.commands = commands
     app.state.feed = feed if feed is not None else AlarmFeed()
     app.state.max_shelve_minutes = max_shelve_minutes
+    app.state.secure_cookies = secure_cookies
+    app.include_router(auth.router)
     app.include_router(alarms.router)
     app.include_router(nodes.router)
     app.include_router(gaps.router)

@@ -272,6 +272,7 @@ class PruningPermit(Base):
 
 # The telemetry tables live in their package; imported here so that Base.metadata (migrations,
 # create_all) always has them, whoever imports the models first.
+from cloud.auth import tables as _auth_tables  # noqa: E402, F401
 from cloud.duty import tables as _duty_tables  # noqa: E402, F401
 from cloud.gates import tables as _gate_tables  # noqa: E402, F401
 from cloud.inspection import tables as _inspection_tables  # noqa: E402, F401

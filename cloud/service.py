@@ -68,6 +68,7 @@ class CloudService:
             self.ingest,
             feed=self.feed,
             max_shelve_minutes=settings.max_shelve_minutes,
+            secure_cookies=settings.secure_cookies,
         )
         self.app.state.telemetry = self.telemetry.reader  # read by /api/points/.../series
         config = uvicorn.Config(

@@ -72,6 +72,11 @@ class CloudSettings(BaseSettings):
     retention_every_h: float = Field(
         default=6.0, gt=0, le=168, description="how often the pruning job runs"
     )
+    secure_cookies: bool = Field(
+        default=True,
+        description="console session cookies only over HTTPS (browsers also send them to "
+        "http://localhost); set false only behind a TLS-terminating proxy on a trusted host",
+    )
     max_shelve_minutes: int = Field(
         default=480,
         ge=1,

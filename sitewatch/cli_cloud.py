@@ -203,3 +203,46 @@ def cloud_verify_records(
         err.print(f"[red]broken[/red] {problem}", highlight=False)
     err.print(f"[red]{len(problems)} problem(s)[/red]: the stored history was changed")
     raise typer.Exit(code=1)
+
+
+@cloud_app.command("create-admin")
+def cloud_create_admin(
+    username: Annotated[str, typer.Option(help="login name")] = "admin",
+    name: Annotated[
+        str, typer.Option(help="the name records show for this person")
+    ] = "管理员 Admin",
+    db: DbOption = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Make an admin account (the first one, or another), after migrating the schema if needed.
+
+    The password is asked for twice on the terminal, or read from standard input.
+    """
+    import sys
+
+    from sqlalchemy.orm import Session
+
+    from cloud.auth.accounts import AuthError, create_user
+    from cloud.auth.roles import Role
+    from cloud.db import migrate
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    engine, shown = _engine(db)
+    try:
+        migrate(engine)
+        with Session(engine) as session:
+            create_user(session, username, name, Role.ADMIN, password)
+            session.commit()
+    except AuthError as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+    finally:
+        engine.dispose()
+    console.print(
+        f"admin [bold]{username}[/bold] created in {shown}; log in at the console", highlight=False
+    )

@@ -30,17 +30,23 @@ from cloud.api.alarm_schemas import (
 from cloud.api.alarm_views import AlarmFilter, alarms_by_id, list_alarms, recent_values
 from cloud.api.deps import SessionDep
 from cloud.api.operator import OperatorDep
+from cloud.api.security import EVERYONE, allow
 from cloud.api.telemetry import telemetry_reader
+from cloud.auth.roles import Role
 from cloud.models import AlarmEventRecord, AlarmRecord, utcnow
 
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
+READ = EVERYONE
+WRITE = allow(Role.OPERATOR, Role.ENGINEER)
 ATTEMPTS = 3  # an action racing an ingest batch on the same alarm is simply tried again
 
 Category = Annotated[str | None, Query(description="fire, supervisory or trouble")]
 States = Annotated[list[AlarmState] | None, Query(description="repeat for several")]
 
 
-@router.get("", response_model=list[AlarmOut], summary="Alarms on the console, in display order")
+@router.get(
+    "", response_model=list[AlarmOut], summary="Alarms on the console, in display order", **READ
+)
 def get_alarms(
     session: SessionDep,
     site: str | None = None,
@@ -55,7 +61,7 @@ def get_alarms(
     return list_alarms(session, wanted)
 
 
-@router.get("/kpis", response_model=list[KpisOut], summary="EEMUA 191 figures per site")
+@router.get("/kpis", response_model=list[KpisOut], summary="EEMUA 191 figures per site", **READ)
 def get_kpis(request: Request, session: SessionDep, site: str | None = None) -> list[KpisOut]:
     return compute_kpis(request, session, site)
 
@@ -74,7 +80,7 @@ def compute_kpis(request: Request, session: SessionDep, site: str | None = None)
     ]
 
 
-@router.get("/{alarm_id}", response_model=AlarmDetail, summary="One alarm with its history")
+@router.get("/{alarm_id}", response_model=AlarmDetail, summary="One alarm with its history", **READ)
 def get_alarm(request: Request, session: SessionDep, alarm_id: int) -> AlarmDetail:
     alarm = _alarm_or_404(session, alarm_id)
     lines = session.scalars(
@@ -125,43 +131,45 @@ def _act(request: Request, alarm_id: int, action: Callable[..., None], *args: ob
         return alarms_by_id(session, [alarm_id])[0]
 
 
-@router.post("/{alarm_id}/acknowledge", response_model=AlarmOut)
+@router.post("/{alarm_id}/acknowledge", response_model=AlarmOut, **WRITE)
 def acknowledge(request: Request, alarm_id: int, body: NoteIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.acknowledge, by, utcnow(), body.note)
 
 
-@router.post("/{alarm_id}/comment", response_model=AlarmOut)
+@router.post("/{alarm_id}/comment", response_model=AlarmOut, **WRITE)
 def comment(request: Request, alarm_id: int, body: CommentIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.comment, by, utcnow(), body.note)
 
 
-@router.post("/{alarm_id}/shelve", response_model=AlarmOut)
+@router.post("/{alarm_id}/shelve", response_model=AlarmOut, **WRITE)
 def shelve(request: Request, alarm_id: int, body: ShelveIn, by: OperatorDep) -> AlarmOut:
     limit = request.app.state.max_shelve_minutes
     return _act(request, alarm_id, actions.shelve, by, utcnow(), body.minutes, body.reason, limit)
 
 
-@router.post("/{alarm_id}/unshelve", response_model=AlarmOut)
+@router.post("/{alarm_id}/unshelve", response_model=AlarmOut, **WRITE)
 def unshelve(request: Request, alarm_id: int, body: NoteIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.unshelve, by, utcnow(), body.note)
 
 
-@router.post("/{alarm_id}/reset", response_model=AlarmOut)
+@router.post("/{alarm_id}/reset", response_model=AlarmOut, **WRITE)
 def reset(request: Request, alarm_id: int, body: NoteIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.reset, by, utcnow(), body.note)
 
 
-@router.post("/{alarm_id}/out-of-service", response_model=AlarmOut)
+@router.post("/{alarm_id}/out-of-service", response_model=AlarmOut, **WRITE)
 def out_of_service(request: Request, alarm_id: int, body: ReasonIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.take_out_of_service, by, utcnow(), body.reason)
 
 
-@router.post("/{alarm_id}/return-to-service", response_model=AlarmOut)
+@router.post("/{alarm_id}/return-to-service", response_model=AlarmOut, **WRITE)
 def return_to_service(request: Request, alarm_id: int, body: NoteIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.return_to_service, by, utcnow(), body.note)
 
 
-@router.post("/acknowledge", response_model=AcknowledgedMany, summary="Acknowledge several")
+@router.post(
+    "/acknowledge", response_model=AcknowledgedMany, summary="Acknowledge several", **WRITE
+)
 def acknowledge_many(
     request: Request, body: AcknowledgeManyIn, by: OperatorDep
 ) -> AcknowledgedMany:

@@ -30,6 +30,8 @@ from cloud.api.card_schemas import (
 )
 from cloud.api.deps import SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
+from cloud.api.security import allow
+from cloud.auth.roles import PARKING_STAFF, Role
 from cloud.gates import cards
 from cloud.gates.cardlist import gate_nodes
 from cloud.gates.fields import CardFields, in_zone
@@ -39,6 +41,9 @@ from cloud.models import utcnow
 from sitewatch.siteconfig import Site
 
 router = APIRouter(prefix="/api/cards", tags=["cards"])
+READ = allow(*PARKING_STAFF)
+WRITE = allow(Role.PARKING)
+CSV_BODY = {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
 T = TypeVar("T")
 REFUSED = {404: {"description": "no such card"}, 409: {"description": "refused by the rules"}}
 
@@ -65,7 +70,7 @@ def _change(session: Session, site: Site, do: Callable[[Site], T]) -> T:
     return result
 
 
-@router.get("", response_model=list[CardOut], summary="Cards, newest first")
+@router.get("", response_model=list[CardOut], summary="Cards, newest first", **READ)
 def list_cards(
     session: SessionDep,
     site: SiteDep,
@@ -94,7 +99,9 @@ def list_cards(
     return [card_out(card) for card in islice(found, limit)]
 
 
-@router.post("", response_model=CardOut, status_code=201, summary="Issue a card", responses=REFUSED)
+@router.post(
+    "", response_model=CardOut, status_code=201, summary="Issue a card", responses=REFUSED, **WRITE
+)
 def issue_card(
     session: SessionDep,
     site: SiteDep,
@@ -138,7 +145,7 @@ def _blocks(session: Session, site: Site, card: CardRecord) -> list[GateBlock]:
     return blocks
 
 
-@router.get("/lists", response_model=CardListsOut, summary="The card list each gate runs")
+@router.get("/lists", response_model=CardListsOut, summary="The card list each gate runs", **READ)
 def card_lists(
     session: SessionDep,
     site: SiteDep,
@@ -168,6 +175,7 @@ def card_lists(
     response_model=CardDetail,
     summary="A card, its history, its block",
     responses=REFUSED,
+    **READ,
 )
 def card_detail(
     session: SessionDep,
@@ -193,6 +201,7 @@ def card_detail(
     response_model=CardOut,
     summary="Edit holder, unit, plates, lanes, notes",
     responses=REFUSED,
+    **WRITE,
 )
 def edit_card(
     session: SessionDep,
@@ -218,6 +227,7 @@ def _note(body: NoteBody | None) -> str | None:
     response_model=CardOut,
     summary="Report a card lost (blocks it at every gate)",
     responses=REFUSED,
+    **WRITE,
 )
 def report_lost(
     session: SessionDep,
@@ -238,6 +248,7 @@ def report_lost(
     status_code=201,
     summary="Extend a pass: issues a new pass, expires the old one",
     responses=REFUSED,
+    **WRITE,
 )
 def extend(
     session: SessionDep,
@@ -259,9 +270,7 @@ def extend(
     "/import",
     response_model=ImportOut,
     summary="Import cards from CSV (text/csv body)",
-    openapi_extra={
-        "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
-    },
+    **allow(Role.PARKING, openapi_extra={"requestBody": CSV_BODY}),
 )
 async def import_csv(
     request: Request,
@@ -290,6 +299,7 @@ async def import_csv(
     response_model=CardOut,
     summary="Suspend a card, or lift its suspension",
     responses=REFUSED,
+    **WRITE,
 )
 def suspension(
     session: SessionDep,

@@ -30,6 +30,8 @@ from cloud.api.duty_schemas import (
     SignIn,
 )
 from cloud.api.operator import OperatorDep
+from cloud.api.security import allow
+from cloud.auth.roles import CONTROL_ROOM, Role
 from cloud.duty import handover as handovers
 from cloud.duty import log as duty_log
 from cloud.duty import shifts
@@ -41,6 +43,8 @@ from sitewatch.dutyconfig import MIN_STAFF
 from sitewatch.siteconfig import Site
 
 router = APIRouter(prefix="/api/duty", tags=["duty"])
+READ = allow(*CONTROL_ROOM)
+WRITE = allow(Role.OPERATOR)
 T = TypeVar("T")
 NEVER_EDITED = "a duty log entry is never changed: write a correction that names it (corrects_id)"
 SEALED = "a signed handover is never changed; an accepted one is sealed in the record chain"
@@ -67,7 +71,7 @@ def _shift_out(
     return ShiftOut.of(shift, shifts.staff_of(session, site, shift)) if shift else None
 
 
-@router.get("/shifts", response_model=ShiftsOut, summary="Shifts and what breaks GB 25201")
+@router.get("/shifts", response_model=ShiftsOut, summary="Shifts and what breaks GB 25201", **READ)
 def get_shifts(site: SiteDep) -> ShiftsOut:
     return ShiftsOut(
         status_check_hours=site.duty.status_check_hours,
@@ -76,7 +80,12 @@ def get_shifts(site: SiteDep) -> ShiftsOut:
     )
 
 
-@router.put("/roster/{shift}/{day}", response_model=ShiftOut, summary="Who is on a shift that day")
+@router.put(
+    "/roster/{shift}/{day}",
+    response_model=ShiftOut,
+    summary="Who is on a shift that day",
+    **allow(Role.OPERATOR, Role.MANAGER),
+)
 def set_roster(
     site: SiteDep, session: SessionDep, operator: OperatorDep, shift: str, day: date, body: RosterIn
 ) -> ShiftOut:
@@ -100,7 +109,7 @@ def set_roster(
 
 
 @router.get(
-    "/status", response_model=DutyStatus, summary="Who is on duty, and any pending handover"
+    "/status", response_model=DutyStatus, summary="Who is on duty, and any pending handover", **READ
 )
 def status(site: SiteDep, session: SessionDep) -> DutyStatus:
     now = utcnow()
@@ -155,7 +164,9 @@ def _entries_out(session: SessionDep, entries: list[DutyLogEntry]) -> list[Entry
     ]
 
 
-@router.get("/log", response_model=list[EntryOut], summary="The duty log of a day or a shift")
+@router.get(
+    "/log", response_model=list[EntryOut], summary="The duty log of a day or a shift", **READ
+)
 def get_log(
     site: SiteDep,
     session: SessionDep,
@@ -175,7 +186,9 @@ def get_log(
     )
 
 
-@router.post("/log", response_model=EntryOut, status_code=201, summary="Write a duty log entry")
+@router.post(
+    "/log", response_model=EntryOut, status_code=201, summary="Write a duty log entry", **WRITE
+)
 def write(site: SiteDep, session: SessionDep, operator: OperatorDep, body: EntryIn) -> EntryOut:
     _configured(site)
     with _refusals():
@@ -186,19 +199,39 @@ def write(site: SiteDep, session: SessionDep, operator: OperatorDep, body: Entry
     return EntryOut.model_validate(entry)
 
 
-@router.api_route(
+@router.patch(
     "/log/{entry_id}",
-    methods=["PATCH", "PUT", "DELETE"],
+    operation_id="never_edit_entry_patch",
     status_code=405,
     summary="Refused: entries are never changed",
     responses={405: {"description": NEVER_EDITED}},
+    **WRITE,
+)
+@router.put(
+    "/log/{entry_id}",
+    operation_id="never_edit_entry_put",
+    status_code=405,
+    summary="Refused: entries are never changed",
+    responses={405: {"description": NEVER_EDITED}},
+    **WRITE,
+)
+@router.delete(
+    "/log/{entry_id}",
+    operation_id="never_edit_entry_delete",
+    status_code=405,
+    summary="Refused: entries are never changed",
+    responses={405: {"description": NEVER_EDITED}},
+    **WRITE,
 )
 def never_edit_entry(entry_id: int) -> None:
     raise HTTPException(405, NEVER_EDITED, headers={"Allow": "GET"})
 
 
 @router.get(
-    "/prompts", response_model=list[PromptOut], summary="Fire alarms and faults with no log entry"
+    "/prompts",
+    response_model=list[PromptOut],
+    summary="Fire alarms and faults with no log entry",
+    **READ,
 )
 def get_prompts(
     site: SiteDep, session: SessionDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24
@@ -232,7 +265,7 @@ def _shift(
     return shifts.instance(site, shift, day)
 
 
-@router.get("/handover/draft", summary="The handover draft of a shift as it stands now")
+@router.get("/handover/draft", summary="The handover draft of a shift as it stands now", **READ)
 def get_draft(
     site: SiteDep,
     session: SessionDep,
@@ -247,6 +280,7 @@ def get_draft(
     response_model=HandoverOut,
     status_code=201,
     summary="The outgoing staff sign the handover (default: of the shift on duty)",
+    **WRITE,
 )
 def sign(site: SiteDep, session: SessionDep, operator: OperatorDep, body: SignIn) -> HandoverOut:
     outgoing = _shift(session, site, body.shift, body.day)
@@ -259,6 +293,7 @@ def sign(site: SiteDep, session: SessionDep, operator: OperatorDep, body: SignIn
     "/handovers/{handover_id}/accept",
     response_model=HandoverOut,
     summary="The incoming staff (at least 2) accept: sealed, outgoing relieved",
+    **WRITE,
 )
 def accept(
     site: SiteDep, session: SessionDep, operator: OperatorDep, handover_id: int, body: AcceptIn
@@ -284,7 +319,9 @@ def _handover(session: SessionDep, site: Site, handover_id: int) -> Handover:
     return found
 
 
-@router.get("/handovers", response_model=list[HandoverOut], summary="Handovers, newest first")
+@router.get(
+    "/handovers", response_model=list[HandoverOut], summary="Handovers, newest first", **READ
+)
 def list_handovers(
     site: SiteDep,
     session: SessionDep,
@@ -304,7 +341,10 @@ def list_handovers(
 
 
 @router.get(
-    "/handovers/{handover_id}", response_model=HandoverDetail, summary="One handover in full"
+    "/handovers/{handover_id}",
+    response_model=HandoverDetail,
+    summary="One handover in full",
+    **READ,
 )
 def get_handover(site: SiteDep, session: SessionDep, handover_id: int) -> HandoverDetail:
     handover = _handover(session, site, handover_id)
@@ -315,12 +355,29 @@ def get_handover(site: SiteDep, session: SessionDep, handover_id: int) -> Handov
     )
 
 
-@router.api_route(
+@router.patch(
     "/handovers/{handover_id}",
-    methods=["PATCH", "PUT", "DELETE"],
+    operation_id="never_edit_handover_patch",
     status_code=405,
     summary="Refused: handovers are never changed",
     responses={405: {"description": SEALED}},
+    **WRITE,
+)
+@router.put(
+    "/handovers/{handover_id}",
+    operation_id="never_edit_handover_put",
+    status_code=405,
+    summary="Refused: handovers are never changed",
+    responses={405: {"description": SEALED}},
+    **WRITE,
+)
+@router.delete(
+    "/handovers/{handover_id}",
+    operation_id="never_edit_handover_delete",
+    status_code=405,
+    summary="Refused: handovers are never changed",
+    responses={405: {"description": SEALED}},
+    **WRITE,
 )
 def never_edit_handover(handover_id: int) -> None:
     raise HTTPException(405, SEALED, headers={"Allow": "GET"})

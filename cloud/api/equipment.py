@@ -14,10 +14,14 @@ from cloud.api.alarm_schemas import NoteIn, ReasonIn
 from cloud.api.alarms import perform
 from cloud.api.deps import SessionDep
 from cloud.api.operator import OperatorDep
+from cloud.api.security import EVERYONE, allow
+from cloud.auth.roles import Role
 from cloud.models import EquipmentTag, utcnow
 from sitewatch.siteconfig import Site
 
 router = APIRouter(prefix="/api/equipment", tags=["equipment"])
+READ = EVERYONE
+WRITE = allow(Role.OPERATOR, Role.ENGINEER)
 
 
 class TagOut(BaseModel):
@@ -49,7 +53,7 @@ def _device_name(sites: dict[str, Site], tag: EquipmentTag) -> str | None:
     return device.name if device is not None else None
 
 
-@router.get("/tags", response_model=list[TagOut], summary="Maintenance tags, newest first")
+@router.get("/tags", response_model=list[TagOut], summary="Maintenance tags, newest first", **READ)
 def list_tags(
     request: Request,
     session: SessionDep,
@@ -79,7 +83,7 @@ def list_tags(
     ]
 
 
-@router.post("/{site}/{node}/{device}/out-of-service", status_code=204)
+@router.post("/{site}/{node}/{device}/out-of-service", status_code=204, **WRITE)
 def out_of_service(
     request: Request, site: str, node: str, device: str, body: ReasonIn, by: OperatorDep
 ) -> None:
@@ -90,7 +94,7 @@ def out_of_service(
     )
 
 
-@router.post("/{site}/{node}/{device}/return-to-service", status_code=204)
+@router.post("/{site}/{node}/{device}/return-to-service", status_code=204, **WRITE)
 def return_to_service(
     request: Request, site: str, node: str, device: str, body: NoteIn, by: OperatorDep
 ) -> None:

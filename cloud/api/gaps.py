@@ -9,15 +9,19 @@ from fastapi import APIRouter, Query, Request
 from cloud import gaps
 from cloud.api.deps import SessionDep, site_of_node
 from cloud.api.schemas import GapOut, GapSummaryOut
+from cloud.api.security import allow
+from cloud.auth.roles import CONTROL_ROOM
 from cloud.models import utcnow
 
 router = APIRouter(tags=["gaps"])
+READ = allow(*CONTROL_ROOM)
 
 
 @router.get(
     "/api/nodes/{node}/gaps",
     response_model=list[GapOut],
     summary="Missing seq ranges of a node's streams, newest stream first",
+    **READ,
 )
 def list_node_gaps(
     request: Request,
@@ -49,6 +53,7 @@ def list_node_gaps(
     "/api/gaps",
     response_model=list[GapSummaryOut],
     summary="Per node: stored and missing seqs of its most recently active stream",
+    **READ,
 )
 def list_gaps(request: Request, session: SessionDep) -> list[GapSummaryOut]:
     current = gaps.current_streams(session)

@@ -23,12 +23,16 @@ from cloud.api.gate_schemas import (
     UnloadingOut,
 )
 from cloud.api.operator import OperatorDep
+from cloud.api.security import allow
+from cloud.auth.roles import PARKING_STAFF, Role
 from cloud.gates.report import day_report
 from cloud.gates.tables import CardRecord, GatePassRecord, VehicleRegistration
 from cloud.models import utcnow
 from sitewatch.siteconfig import Site
 
 router = APIRouter(prefix="/api/gates", tags=["gates"])
+READ = allow(*PARKING_STAFF)
+WRITE = allow(Role.PARKING, Role.OPERATOR)
 NO_BROKER = {503: {"description": "the broker is not reachable: nothing was sent"}}
 
 
@@ -48,7 +52,7 @@ def _holders(session: Session, site: str, records: list[GatePassRecord]) -> list
     ]
 
 
-@router.get("/passes", response_model=list[PassOut], summary="Gate decisions, newest first")
+@router.get("/passes", response_model=list[PassOut], summary="Gate decisions, newest first", **READ)
 def passes(
     session: SessionDep,
     site: SiteDep,
@@ -102,6 +106,7 @@ def _send_open(request: Request, site: Site, lane: str, args: dict[str, object])
     status_code=202,
     responses=NO_BROKER,
     summary="Open a barrier from the console (logged at the gate with who and why)",
+    **WRITE,
 )
 def open_barrier(
     request: Request,
@@ -121,6 +126,7 @@ def open_barrier(
     response_model=RegistrationOut,
     status_code=201,
     summary="Register a stranger vehicle at the booth and, if allowed, let it through",
+    **WRITE,
 )
 def register_vehicle(
     request: Request,
@@ -157,7 +163,7 @@ def register_vehicle(
     return RegistrationOut.model_validate(registration).model_copy(update={"sent": sent})
 
 
-@router.get("/lanes", response_model=list[LaneOut], summary="The site's gate lanes")
+@router.get("/lanes", response_model=list[LaneOut], summary="The site's gate lanes", **READ)
 def lanes(site: SiteDep) -> list[LaneOut]:
     found = []
     for lane_id, lane in site.parking.lanes.items():
@@ -180,6 +186,7 @@ def lanes(site: SiteDep) -> list[LaneOut]:
     "/registrations",
     response_model=list[RegistrationOut],
     summary="Vehicles registered, newest first",
+    **READ,
 )
 def registrations(
     session: SessionDep,
@@ -194,7 +201,7 @@ def registrations(
     return [RegistrationOut.model_validate(r) for r in found]
 
 
-@router.get("/report", response_model=DayReportOut, summary="The parking day report")
+@router.get("/report", response_model=DayReportOut, summary="The parking day report", **READ)
 def report(
     session: SessionDep,
     site: SiteDep,

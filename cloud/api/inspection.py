@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from cloud.api.deps import NowDep, SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
+from cloud.api.security import allow
 from cloud.api.telemetry import telemetry_reader
+from cloud.auth.roles import CONTROL_ROOM, Role
 from cloud.inspection import charts, printable
 from cloud.inspection.report import compile_week, week_bounds, week_start
 from cloud.inspection.signoff import SignRefused, sign, signed
@@ -25,6 +27,8 @@ from cloud.telemetry import TelemetryReader
 from sitewatch.siteconfig import Site
 
 router = APIRouter(prefix="/api/inspection", tags=["inspection"])
+READ = allow(*CONTROL_ROOM)
+WRITE = allow(Role.ENGINEER)
 ReaderDep = Annotated[TelemetryReader, Depends(telemetry_reader)]
 Room = Annotated[str, Path(description="a pump room id of the site file's inspection section")]
 Week = Annotated[date, Path(description="the Monday (site-local) the week begins")]
@@ -68,7 +72,9 @@ def _signed_out(session: Session, found: SignedInspection) -> dict[str, Any]:
     }
 
 
-@router.get("/rooms", summary="Pump rooms: every pump, valve and pressure now, and this week")
+@router.get(
+    "/rooms", summary="Pump rooms: every pump, valve and pressure now, and this week", **READ
+)
 def rooms(site: SiteDep, session: SessionDep, now: NowDep) -> list[dict[str, Any]]:
     this_week = week_start(site, now)
     found = []
@@ -119,7 +125,7 @@ def _report(
 
 
 @router.get(
-    "/rooms/{room}/weeks/{monday}", summary="A week's report: as signed, or as it builds up"
+    "/rooms/{room}/weeks/{monday}", summary="A week's report: as signed, or as it builds up", **READ
 )
 def week_report(
     site: SiteDep, session: SessionDep, reader: ReaderDep, now: NowDep, room: Room, monday: Week
@@ -127,7 +133,7 @@ def week_report(
     return _report(site, session, reader, room, _monday(monday), now)
 
 
-@router.get("/rooms/{room}/current", summary="This week's report so far")
+@router.get("/rooms/{room}/current", summary="This week's report so far", **READ)
 def current(
     site: SiteDep, session: SessionDep, reader: ReaderDep, now: NowDep, room: Room
 ) -> dict[str, Any]:
@@ -139,6 +145,7 @@ def current(
     status_code=201,
     responses={409: {"description": "refused"}},
     summary="The engineer signs the week: checklist, notes, signature; sealed",
+    **WRITE,
 )
 def sign_week(
     site: SiteDep,
@@ -162,18 +169,35 @@ def sign_week(
     return {"report": found.report, "signed": _signed_out(session, found)}
 
 
-@router.api_route(
+@router.patch(
     "/rooms/{room}/weeks/{monday}",
-    methods=["PATCH", "PUT", "DELETE"],
+    operation_id="never_change_patch",
     status_code=405,
     summary="Refused: a signed inspection never changes",
     responses={405: {"description": SEALED}},
+    **WRITE,
+)
+@router.put(
+    "/rooms/{room}/weeks/{monday}",
+    operation_id="never_change_put",
+    status_code=405,
+    summary="Refused: a signed inspection never changes",
+    responses={405: {"description": SEALED}},
+    **WRITE,
+)
+@router.delete(
+    "/rooms/{room}/weeks/{monday}",
+    operation_id="never_change_delete",
+    status_code=405,
+    summary="Refused: a signed inspection never changes",
+    responses={405: {"description": SEALED}},
+    **WRITE,
 )
 def never_change(room: Room, monday: Week) -> None:
     raise HTTPException(405, SEALED, headers={"Allow": "GET"})
 
 
-@router.get("/rooms/{room}/history", summary="Weekly reports, newest first, signed or not")
+@router.get("/rooms/{room}/history", summary="Weekly reports, newest first, signed or not", **READ)
 def history(
     site: SiteDep, session: SessionDep, now: NowDep, room: Room, weeks: int = 12
 ) -> list[dict[str, Any]]:
@@ -237,6 +261,7 @@ def _dt(text: str) -> datetime:
     summary="A chart of the week (SVG)",
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}},
+    **READ,
 )
 def chart(
     site: SiteDep,
@@ -259,6 +284,7 @@ def chart(
     "/rooms/{room}/weeks/{monday}/print",
     response_class=HTMLResponse,
     summary="The print-ready report (one HTML file, charts inline)",
+    **READ,
 )
 def print_ready(
     site: SiteDep,

@@ -9,13 +9,20 @@ from sqlalchemy import select
 
 from cloud.api.deps import SessionDep, site_of_node
 from cloud.api.schemas import CardReadOut, DeadLetterOut, DeviceOut, NodeOut, PointOut
+from cloud.api.security import allow
+from cloud.auth.roles import CONTROL_ROOM, Role
 from cloud.models import CardReadRecord, DeadLetter, DeviceRecord, NodeRecord, PointRecord
 
 router = APIRouter(tags=["nodes"])
+READ = allow(*CONTROL_ROOM)
+WRITE = allow(Role.OPERATOR, Role.ENGINEER)
 
 
 @router.get(
-    "/api/nodes", response_model=list[NodeOut], summary="Configured edge nodes and their link"
+    "/api/nodes",
+    response_model=list[NodeOut],
+    summary="Configured edge nodes and their link",
+    **READ,
 )
 def list_nodes(request: Request, session: SessionDep) -> list[NodeOut]:
     records = {(n.site, n.node): n for n in session.scalars(select(NodeRecord))}
@@ -44,7 +51,9 @@ def list_nodes(request: Request, session: SessionDep) -> list[NodeOut]:
     return result
 
 
-@router.get("/api/points", response_model=list[PointOut], summary="Latest value of every point")
+@router.get(
+    "/api/points", response_model=list[PointOut], summary="Latest value of every point", **READ
+)
 def list_points(
     request: Request, session: SessionDep, node: str | None = None, device: str | None = None
 ) -> list[PointOut]:
@@ -65,7 +74,9 @@ def list_points(
     return result
 
 
-@router.get("/api/dead-letters", response_model=list[DeadLetterOut], summary="Rejected messages")
+@router.get(
+    "/api/dead-letters", response_model=list[DeadLetterOut], summary="Rejected messages", **READ
+)
 def list_dead_letters(
     session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeadLetterOut]:
@@ -82,7 +93,9 @@ def list_dead_letters(
     ]
 
 
-@router.get("/api/reads", response_model=list[CardReadOut], summary="Recent card reads at readers")
+@router.get(
+    "/api/reads", response_model=list[CardReadOut], summary="Recent card reads at readers", **READ
+)
 def list_reads(
     request: Request,
     session: SessionDep,
@@ -114,6 +127,7 @@ def list_reads(
     status_code=202,
     summary="Ask an edge node to re-send its birth (every current value)",
     responses={404: {"description": "no such node"}, 503: {"description": "broker not reachable"}},
+    **WRITE,
 )
 def request_rebirth(request: Request, node: str, site: str | None = None) -> dict[str, str]:
     site_id = site_of_node(request.app.state.sites, node, site)

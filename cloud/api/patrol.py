@@ -32,12 +32,16 @@ from cloud.api.patrol_schemas import (
     TourDetail,
     TourPage,
 )
+from cloud.api.security import EVERYONE, allow
+from cloud.auth.roles import Role
 from cloud.models import utcnow
 from cloud.patrol.incidents import IncidentRefused, report_incident
 from cloud.patrol.tables import PatrolIncident, PatrolTour
 from sitewatch.siteconfig import Site
 
 router = APIRouter(prefix="/api/patrol", tags=["patrol"])
+READ = EVERYONE
+WRITE = allow(Role.GUARD, Role.OPERATOR)
 
 MAX_REPORT_DAYS = 366  # a year: one query over every tour of the period
 
@@ -72,26 +76,26 @@ def _span(site: Site, begin: datetime | None, end: datetime | None) -> tuple:
     )
 
 
-@router.get("/routes", response_model=list[RouteOut], summary="Routes, stops and schedules")
+@router.get("/routes", response_model=list[RouteOut], summary="Routes, stops and schedules", **READ)
 def get_routes(site: SiteDep, now: NowDep) -> list[RouteOut]:
     """Every route of the site file: its checkpoints in order with the walk and tolerance of
     each, its schedules as configured, and its next three scheduled starts."""
     return views.routes(site, now)
 
 
-@router.get("/guards", response_model=list[GuardOut], summary="Guards and their badges")
+@router.get("/guards", response_model=list[GuardOut], summary="Guards and their badges", **READ)
 def get_guards(site: SiteDep, session: SessionDep) -> list[GuardOut]:
     """The guards of the site file, with their badge UIDs and the tour each walks now."""
     return views.guards(session, site)
 
 
-@router.get("/checkpoints", response_model=list[CheckpointOut], summary="Checkpoints")
+@router.get("/checkpoints", response_model=list[CheckpointOut], summary="Checkpoints", **READ)
 def get_checkpoints(site: SiteDep) -> list[CheckpointOut]:
     """Every checkpoint: its reader, where it is, and which routes stop there."""
     return views.checkpoints(site)
 
 
-@router.get("/board", response_model=Board, summary="The live patrol board")
+@router.get("/board", response_model=Board, summary="The live patrol board", **READ)
 def get_board(site: SiteDep, session: SessionDep, now: NowDep) -> Board:
     """Tours in progress (where each guard is, the next checkpoint and its deadline, the
     lone-worker flag), the next free slots of each route (`open`: a tap starts it now), and
@@ -102,7 +106,7 @@ def get_board(site: SiteDep, session: SessionDep, now: NowDep) -> Board:
 Status = Literal["in_progress", "completed", "incomplete", "not_started"]
 
 
-@router.get("/tours", response_model=TourPage, summary="Tours, newest first")
+@router.get("/tours", response_model=TourPage, summary="Tours, newest first", **READ)
 def get_tours(
     site: SiteDep,
     session: SessionDep,
@@ -126,7 +130,7 @@ def get_tours(
     return views.tour_page(session, site, wanted, limit, offset)
 
 
-@router.get("/tours/{tour_id}", response_model=TourDetail, summary="One tour in detail")
+@router.get("/tours/{tour_id}", response_model=TourDetail, summary="One tour in detail", **READ)
 def get_tour(
     tour_id: Annotated[int, Path(description="the tour's id")], site: SiteDep, session: SessionDep
 ) -> TourDetail:
@@ -148,7 +152,7 @@ Verdicts = Literal[
 ]
 
 
-@router.get("/taps", response_model=list[TapOut], summary="Badge taps at checkpoints")
+@router.get("/taps", response_model=list[TapOut], summary="Badge taps at checkpoints", **READ)
 def get_taps(
     site: SiteDep,
     session: SessionDep,
@@ -173,7 +177,7 @@ def get_taps(
     return views.list_taps(session, site, wanted, limit)
 
 
-@router.get("/timeline", response_model=Timeline, summary="24-hour coverage of routes")
+@router.get("/timeline", response_model=Timeline, summary="24-hour coverage of routes", **READ)
 def get_timeline(
     site: SiteDep,
     session: SessionDep,
@@ -199,6 +203,7 @@ def get_timeline(
     response_model=Report,
     summary="Completion, lateness and missed checkpoints",
     responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+    **READ,
 )
 def get_report(
     site: SiteDep,
@@ -253,6 +258,7 @@ def get_report(
         400: {"description": "no X-Operator header"},
         422: {"description": "an unknown checkpoint or tour, or one not on the tour's route"},
     },
+    **WRITE,
 )
 def post_incident(
     request: Request, body: IncidentIn, site: SiteDep, by: OperatorDep, now: NowDep
@@ -279,7 +285,9 @@ def post_incident(
         return views.incident_out(site, session.get_one(PatrolIncident, made[0]))
 
 
-@router.get("/incidents", response_model=list[IncidentOut], summary="Incidents, newest first")
+@router.get(
+    "/incidents", response_model=list[IncidentOut], summary="Incidents, newest first", **READ
+)
 def get_incidents(
     site: SiteDep, session: SessionDep, begin: From = None, end: To = None, limit: Limit = 500
 ) -> list[IncidentOut]:

@@ -20,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.api.alarm_views import AlarmFilter, alarms_by_id, list_alarms
 from cloud.api.alarms import compute_kpis
+from cloud.api.security import EVERYONE
 
 router = APIRouter(tags=["alarms"])
+READ = EVERYONE
 PING_S = 15.0
 
 
@@ -75,7 +77,7 @@ async def _events(request: Request) -> AsyncIterator[str]:
                 yield _event("kpis", kpis)
 
 
-@router.get("/api/stream", summary="Live alarm changes (Server-Sent Events)")
+@router.get("/api/stream", summary="Live alarm changes (Server-Sent Events)", **READ)
 async def stream(request: Request) -> StreamingResponse:
     return StreamingResponse(
         _events(request),

@@ -8,11 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
+from cloud.api.security import allow
+from cloud.auth.roles import CONTROL_ROOM
 from cloud.models import utcnow
 from cloud.telemetry import TelemetryReader
 from cloud.telemetry.embedded import SqlTelemetryReader
 
 router = APIRouter(prefix="/api/points", tags=["telemetry"])
+READ = allow(*CONTROL_ROOM)
 DEFAULT_SPAN = timedelta(hours=24)
 MAX_SPAN = timedelta(days=366)
 
@@ -37,6 +40,7 @@ def telemetry_reader(request: Request) -> TelemetryReader:
     "/{site}/{node}/{device}/{point}/series",
     response_model=list[TrendPoint],
     summary="A point's trend, oldest first",
+    **READ,
 )
 def get_series(
     request: Request,

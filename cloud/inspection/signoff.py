@@ -96,9 +96,10 @@ def sign(
     )
     session.add(inspection)
     session.flush()
-    work = WorkingSet(session, {site.id: site})
-    set_condition(work, overdue_source(site, room), OVERDUE, False, None, now)
-    work.flush()
+    if monday == week_start(site, now) - timedelta(days=7):  # the week the alarm is about
+        work = WorkingSet(session, {site.id: site})
+        set_condition(work, overdue_source(site, room), OVERDUE, False, None, now)
+        work.flush()
     return inspection
 
 
