@@ -119,7 +119,8 @@ def site_file(tmp: Path, nodes: list[str]) -> Path:
     """The example pump room once per node, each bus on a closed local port, no suppressions."""
     doc = yaml.safe_load(EXAMPLE_SITE.read_text(encoding="utf-8"))
     doc["profiles_dir"] = str(EXAMPLE_SITE.parent / doc.get("profiles_dir", "devices"))
-    doc.pop("suppressions", None)
+    for section in ("suppressions", "patrol", "parking", "inspection"):
+        doc.pop(section, None)  # they name nodes this site does not have
     template = doc["nodes"][TEMPLATE_NODE]
     doc["nodes"] = {}
     for node in nodes:

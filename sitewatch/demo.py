@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from simulators.scenario import Scenario, play
 from simulators.site import SiteSimulator
@@ -75,11 +78,17 @@ async def run_demo(
             cloud = CloudService(settings, {site.id: site})
             group.create_task(cloud.run())
             await cloud.started()
-            await issue_demo_cards(cloud.url, console)
+            login = demo_account(cloud.sessions)
+            await issue_demo_cards(cloud.url, login.token, console)
             for node_id in site.nodes:
                 group.create_task(
                     EdgeAgent(edge_site, node_id, broker_address, DEMO_DIR / "edge").run()
                 )
+            console.print(
+                f"console login: [bold]{login.username}[/bold] / [bold]{login.password}[/bold]"
+                f"   API token: {login.token}",
+                highlight=False,
+            )
             _print_summary(console, site, port, http_port, broker_address, embedded, sims, scenario)
             await asyncio.Event().wait()
 
@@ -103,13 +112,33 @@ DEMO_CARDS = [
 ]
 
 
-async def issue_demo_cards(url: str, console: Console) -> None:
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    token: str
+
+
+def demo_account(sessions: sessionmaker[Session]) -> DemoLogin:
+    """An admin for this demo run, with a fresh password and API token (the database is new)."""
+    from cloud.auth.accounts import create_user, mint_token
+    from cloud.auth.roles import Role
+
+    password = secrets.token_urlsafe(9)
+    with sessions.begin() as session:
+        user = create_user(session, "demo", "演示 Demo", Role.ADMIN, password)
+        token, _ = mint_token(session, user, "demo", [Role.ADMIN])
+    return DemoLogin("demo", password, token)
+
+
+async def issue_demo_cards(url: str, token: str, console: Console) -> None:
     """Issue the demo's cards through the card API, as parking staff would."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=url, timeout=10) as api:
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers=auth) as api:
         for card in DEMO_CARDS:
-            response = await api.post("/api/cards", json=card, headers={"X-Operator": "demo"})
+            response = await api.post("/api/cards", json=card)
             if response.status_code not in (201, 409):
                 console.print(f"[yellow]demo card {card['card']}: {response.text}[/yellow]")
 

@@ -25,6 +25,8 @@ from sitewatch.configload import load_site
 from sitewatch.siteconfig import Site
 from tests.brokers import AmqttThread, MosquittoBroker, chosen_broker, test_broker
 from tests.db import BACKENDS, POSTGRES_URL, database_url, sqlite_url
+from tests.users import OPERATOR
+from tests.users import seed as seed_users
 
 ROOT = Path(__file__).resolve().parent.parent
 # Fixtures shared by several test modules, kept beside the helpers they build on.
@@ -59,6 +61,7 @@ def db_engine(db_url: str) -> Iterator[Engine]:
     """An engine on a database migrated to the newest schema."""
     engine = make_engine(db_url)
     migrate(engine)
+    seed_users(session_factory(engine))
     yield engine
     engine.dispose()
 
@@ -148,8 +151,9 @@ async def stack(
         async with asyncio.TaskGroup() as group:
             cloud_task = group.create_task(cloud.run())
             await cloud.started()
+            seed_users(cloud.sessions)
             edge_task = group.create_task(edge.run())
-            async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
+            async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
                 yield Stack(example_site, sim, room, cloud, edge, api, edge_task)
             edge_task.cancel()
             cloud_task.cancel()

@@ -17,8 +17,7 @@ from cloud import store
 from cloud.app import create_app
 from sitewatch import wire
 from sitewatch.siteconfig import Site
-
-OPERATOR = {"X-Operator": "%E7%8E%8B%E8%8A%B3"}  # 王芳, URL-encoded as the console sends it
+from tests.users import OPERATOR
 
 
 @dataclass
@@ -74,5 +73,5 @@ async def desk(sessions: sessionmaker[Session], example_site: Site) -> AsyncIter
     commands = RecordedCommands()
     app = create_app(sessions, {example_site.id: example_site}, commands=commands)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=OPERATOR) as api:
         yield GateDesk(sessions, example_site, api, commands)

@@ -9,7 +9,6 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -21,16 +20,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.app import create_app
+from cloud.auth.roles import Role
 from cloud.models import AlarmRecord
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 from tests.conftest import eventually
+from tests.users import OPERATOR, headers
 
 STREAM = "0123456789abcdef"
 SITE = "harbour-view"
 OTHER_SITE = "harbour-east"
 LEAK, VALVE, PRESSURE = "pumproom-leak", "valve-station-1", "supply-pressure"
-ALICE = {"X-Operator": "alice"}
+ALICE = headers(Role.OPERATOR)  # 赵敏, on duty in the control room
 
 
 @dataclasses.dataclass
@@ -87,7 +88,9 @@ def app(plant: Plant) -> FastAPI:
 @pytest.fixture
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sitewatch") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sitewatch", headers=OPERATOR
+    ) as client:
         yield client
 
 
@@ -135,22 +138,22 @@ def near_now(stamp: str, offset: timedelta = timedelta(0)) -> bool:
 # -- who acts ---------------------------------------------------------------------------------
 
 
-async def test_every_action_needs_the_operator_and_a_chinese_name_is_kept(
+async def test_every_action_needs_an_account_that_may_act_and_records_its_name(
     plant: Plant, api: httpx.AsyncClient
 ) -> None:
     zone1 = plant.raise_(LEAK, "zone1")
-    for headers in ({}, {"X-Operator": "  "}):
-        response = await act(api, zone1, "acknowledge", headers=headers)
-        assert response.status_code == 400
-        assert "X-Operator" in response.json()["detail"]
+    anonymous = await act(api, zone1, "acknowledge", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    guard = await act(api, zone1, "acknowledge", headers=headers(Role.GUARD))
+    assert guard.status_code == 403  # a guard must not acknowledge alarms
+    assert "your role (guard) may not do this" in guard.json()["detail"]
     assert (await detail(api, zone1))["alarm"]["state"] == "unacknowledged"
 
-    name = "值班员 王"
-    response = await act(api, zone1, "acknowledge", headers={"X-Operator": quote(name)})
+    response = await act(api, zone1, "acknowledge")
     assert response.status_code == 200, response.text
-    assert response.json()["acked_by"] == name
+    assert response.json()["acked_by"] == "赵敏"  # the account's name, not a typed one
     last = (await detail(api, zone1))["history"][-1]
-    assert (last["event"], last["by"]) == ("acknowledged", name)
+    assert (last["event"], last["by"]) == ("acknowledged", "赵敏")
 
 
 # -- acknowledge and comment ------------------------------------------------------------------
@@ -159,11 +162,11 @@ async def test_every_action_needs_the_operator_and_a_chinese_name_is_kept(
 async def test_acknowledge_once_then_409_naming_who(plant: Plant, api: httpx.AsyncClient) -> None:
     zone1 = plant.raise_(LEAK, "zone1")
     acked = await ok(api, zone1, "acknowledge", note="on my way")
-    assert (acked["state"], acked["acked_by"]) == ("acknowledged", "alice")
+    assert (acked["state"], acked["acked_by"]) == ("acknowledged", "赵敏")
     assert near_now(acked["acked_at"])
-    response = await act(api, zone1, "acknowledge", headers={"X-Operator": "bob"})
+    response = await act(api, zone1, "acknowledge", headers=headers(Role.ENGINEER))
     assert response.status_code == 409
-    assert "already acknowledged by alice" in response.json()["detail"]
+    assert "already acknowledged by 赵敏" in response.json()["detail"]
 
 
 async def test_acknowledge_unknown_alarm_or_bad_body(plant: Plant, api: httpx.AsyncClient) -> None:
@@ -182,10 +185,10 @@ async def test_a_comment_needs_text_and_is_shown_and_kept(
     assert (await act(api, zone1, "comment", {})).status_code == 422
     commented = await ok(api, zone1, "comment", note="mop ordered")
     assert commented["state"] == "unacknowledged", "a comment does not acknowledge"
-    assert commented["last_comment"]["by"] == "alice"
+    assert commented["last_comment"]["by"] == "赵敏"
     assert commented["last_comment"]["note"] == "mop ordered"
     last = (await detail(api, zone1))["history"][-1]
-    assert (last["event"], last["by"], last["note"]) == ("commented", "alice", "mop ordered")
+    assert (last["event"], last["by"], last["note"]) == ("commented", "赵敏", "mop ordered")
 
 
 # -- shelve -----------------------------------------------------------------------------------
@@ -204,7 +207,7 @@ async def test_shelve_within_the_limit_and_unshelve_fires_again(
     zone1, zone2 = plant.raise_(LEAK, "zone1"), plant.raise_(LEAK, "zone2")
     assert "60 minutes" in await refused(api, zone2, "shelve", reason="plumber", minutes=61)
     shelved = await ok(api, zone1, "shelve", reason="plumber on site", minutes=30)
-    assert (shelved["state"], shelved["shelved_by"]) == ("shelved", "alice")
+    assert (shelved["state"], shelved["shelved_by"]) == ("shelved", "赵敏")
     assert shelved["shelve_reason"] == "plumber on site"
     assert near_now(shelved["shelved_until"], timedelta(minutes=30))
 
@@ -234,7 +237,7 @@ async def test_reset_needs_a_cleared_and_acknowledged_latched_alarm(
     reset = await ok(api, flow, "reset", note="flow test done")
     assert (reset["state"], reset["latched"]) == ("normal", False)
     last = (await detail(api, flow))["history"][-1]
-    assert (last["event"], last["by"], last["note"]) == ("reset", "alice", "flow test done")
+    assert (last["event"], last["by"], last["note"]) == ("reset", "赵敏", "flow test done")
 
 
 async def test_a_non_latching_alarm_is_not_reset(plant: Plant, api: httpx.AsyncClient) -> None:
@@ -256,7 +259,7 @@ async def test_out_of_service_tags_the_whole_device(plant: Plant, api: httpx.Asy
     for tagged in (zone1, zone2):
         assert by_id[tagged]["state"] == "out_of_service"
         tag = by_id[tagged]["out_of_service"]
-        assert (tag["by"], tag["reason"]) == ("alice", "cable replacement")
+        assert (tag["by"], tag["reason"]) == ("赵敏", "cable replacement")
         assert near_now(tag["at"])
     assert (by_id[low]["state"], by_id[low]["out_of_service"]) == ("unacknowledged", None)
 
@@ -284,7 +287,7 @@ async def test_acknowledge_many_lists_what_it_refused(plant: Plant, api: httpx.A
     assert result["acknowledged"] == [zone1, flow]
     reasons = {r["id"]: r["detail"] for r in result["refused"]}
     assert reasons.keys() == {zone2, 9999}
-    assert "already acknowledged by alice" in reasons[zone2]
+    assert "already acknowledged by 赵敏" in reasons[zone2]
     assert "no alarm 9999" in reasons[9999]
     assert (await detail(api, flow))["alarm"]["state"] == "acknowledged"
 
@@ -345,9 +348,9 @@ async def test_detail_has_the_history_and_the_points_recent_values(
     history = [(h["event"], h["state"], h["by"], h["note"]) for h in page["history"]]
     assert history == [
         ("raised", "unacknowledged", None, None),
-        ("acknowledged", "acknowledged", "alice", "jockey pump checked"),
+        ("acknowledged", "acknowledged", "赵敏", "jockey pump checked"),
         ("cleared", "normal", None, None),
-        ("commented", "normal", "alice", "valve was half shut"),
+        ("commented", "normal", "赵敏", "valve was half shut"),
     ]
     assert page["history"][0]["value"] == 0.2
     assert [v["value"] for v in page["recent_values"]] == [0.55, 0.2, 0.6]
@@ -418,7 +421,7 @@ async def test_the_stream_sends_a_snapshot_then_each_change(plant: Plant, app: F
     zone1 = plant.raise_(LEAK, "zone1")
     async with (
         serving(app) as url,
-        httpx.AsyncClient(base_url=url, timeout=10) as client,
+        httpx.AsyncClient(base_url=url, timeout=10, headers=OPERATOR) as client,
         client.stream("GET", "/api/stream") as response,
     ):
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -441,7 +444,7 @@ async def test_the_stream_sends_a_snapshot_then_each_change(plant: Plant, app: F
         assert (change["id"], change["state"], change["acked_by"]) == (
             zone1,
             "acknowledged",
-            "alice",
+            "赵敏",
         )
 
 
@@ -454,7 +457,7 @@ async def test_the_stream_pings_when_idle_and_ends_when_the_service_stops(
     monkeypatch.setattr(stream, "PING_S", 0.2)
     async with (
         serving(app) as url,
-        httpx.AsyncClient(base_url=url, timeout=10) as client,
+        httpx.AsyncClient(base_url=url, timeout=10, headers=OPERATOR) as client,
         client.stream("GET", "/api/stream") as response,
     ):
         events = sse_events(response)
@@ -484,5 +487,5 @@ async def test_the_alarm_history_is_append_only(plant: Plant, api: httpx.AsyncCl
     history = (await detail(api, zone1))["history"]
     assert [(h["event"], h["by"], h["note"]) for h in history] == [
         ("raised", None, None),
-        ("acknowledged", "alice", "seen"),
+        ("acknowledged", "赵敏", "seen"),
     ]

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from cloud.auth.roles import Role
 from cloud.models import utcnow
 from sitewatch import wire
 from tests.gate_desk import OPERATOR, GateDesk, ms
+from tests.users import headers
 
 RESIDENT = {
     "card": "0A00BC614E",
@@ -57,10 +59,13 @@ async def test_a_bad_card_is_refused_with_its_reason(
     assert message in response.text
 
 
-async def test_changes_need_the_operators_name(desk: GateDesk) -> None:
-    response = await desk.api.post("/api/cards", json=RESIDENT)
-    assert response.status_code == 400
-    assert "X-Operator" in response.json()["detail"]
+async def test_only_parking_staff_change_cards(desk: GateDesk) -> None:
+    anonymous = await desk.api.post("/api/cards", json=RESIDENT, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    operator = await desk.api.post("/api/cards", json=RESIDENT, headers=headers(Role.OPERATOR))
+    assert operator.status_code == 403  # the control room sees cards, parking staff issue them
+    parking = await desk.api.post("/api/cards", json=RESIDENT, headers=headers(Role.PARKING))
+    assert parking.status_code == 201 and parking.json()["created_by"] == "刘洋"
 
 
 async def test_a_lost_card_shows_how_long_each_gate_took_to_block_it(desk: GateDesk) -> None:

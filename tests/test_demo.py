@@ -59,13 +59,19 @@ def test_demo_runs_the_whole_stack_and_stops_cleanly_on_ctrl_c(
         output = _read_until(process, r"Press Ctrl-C to stop")
         url = re.search(r"console\s+│\s+(http://127\.0\.0\.1:\d+)/", output)
         assert url, output
+        login = re.search(r"console login: demo / (\S+)\s+API token: (sw_\S+)", output)
+        assert login, output
+        auth = {"Authorization": f"Bearer {login.group(2)}"}
         assert f"{broker.address} (external)" in output
         assert "modbus+tcp://127.0.0.1:" in output
 
         deadline = time.monotonic() + 45
         nodes: dict[str, dict] = {}
         while time.monotonic() < deadline:
-            nodes = {n["node"]: n for n in httpx.get(f"{url.group(1)}/api/nodes", timeout=5).json()}
+            nodes = {
+                n["node"]: n
+                for n in httpx.get(f"{url.group(1)}/api/nodes", timeout=5, headers=auth).json()
+            }
             pumps = nodes["pumproom"]["devices"]
             if all(n["online"] for n in nodes.values()) and sum(d["online"] for d in pumps) == 7:
                 break
@@ -74,7 +80,7 @@ def test_demo_runs_the_whole_stack_and_stops_cleanly_on_ctrl_c(
         assert all(n["online"] for n in nodes.values()), nodes
         assert all(d["online"] for d in nodes["pumproom"]["devices"]), nodes["pumproom"]
         # The scenario's gate cards are issued, so its car is let in, not turned away.
-        cards = httpx.get(f"{url.group(1)}/api/cards", timeout=5).json()
+        cards = httpx.get(f"{url.group(1)}/api/cards", timeout=5, headers=auth).json()
         assert {c["card"] for c in cards} == {"0A00BC614E", "W26:12:34567"}
     finally:
         process.send_signal(signal.SIGINT)

@@ -21,7 +21,9 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(sessions, {example_site.id: example_site})
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers=OPERATOR
+    ) as client:
         yield client
 
 
@@ -94,8 +96,10 @@ async def test_bad_entries_get_a_4xx_naming_the_problem(api: httpx.AsyncClient) 
     assert empty.status_code == 422
     alarm = await post(api, "/api/duty/log", {"kind": "alarm_handled", "text": "x"})
     assert "needs alarm_id, location, cause, handling" in alarm.json()["detail"]
-    anonymous = await api.post("/api/duty/log", json={"kind": "other", "text": "x"})
-    assert anonymous.status_code == 400
+    anonymous = await api.post(
+        "/api/duty/log", json={"kind": "other", "text": "x"}, headers={"Authorization": ""}
+    )
+    assert anonymous.status_code == 401
 
 
 async def test_the_shifts_and_a_roster_below_two_is_flagged(api: httpx.AsyncClient) -> None:

@@ -26,6 +26,7 @@ from tests.brokers import AmqttThread, MosquittoBroker
 from tests.browser import sign_in
 from tests.conftest import cloud_settings
 from tests.test_duty import raise_fault
+from tests.users import seed as seed_users
 
 OPERATOR = "王芳"
 OUTGOING = ["陈刚", "孙丽"]
@@ -77,7 +78,8 @@ async def duty(
     async with asyncio.TaskGroup() as group:
         task = group.create_task(cloud.run())
         await cloud.started()
-        async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
+        seed_users(cloud.sessions)
+        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
             yield Duty(cloud, example_site, api, outgoing, incoming)
         task.cancel()
 

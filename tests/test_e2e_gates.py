@@ -22,6 +22,7 @@ from tests.brokers import MosquittoBroker
 from tests.conftest import cloud_settings, eventually
 from tests.gate_desk import OPERATOR
 from tests.test_gate_edge import quick_site
+from tests.users import seed as seed_users
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("mosquitto"), reason="stopping the broker needs a mosquitto binary"
@@ -82,8 +83,11 @@ async def gates(example_site: Site, tmp_path: Path) -> AsyncIterator[GateStack]:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(cloud.run())]
                 await cloud.started()
+                seed_users(cloud.sessions)
                 tasks.append(group.create_task(agent.run()))
-                async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
+                async with httpx.AsyncClient(
+                    base_url=cloud.url, timeout=5, headers=OPERATOR
+                ) as api:
                     yield GateStack(broker, sims, agent, api)
                 for task in tasks:
                     task.cancel()

@@ -22,6 +22,8 @@ from sitewatch.patrolconfig import Patrol
 from sitewatch.siteconfig import Site
 from tests.brokers import AmqttThread, MosquittoBroker
 from tests.conftest import cloud_settings, eventually
+from tests.users import OPERATOR
+from tests.users import seed as seed_users
 
 BADGE = "04A1B2C3D4E5F6"
 # Minutes, shrunk so the walk takes seconds: each checkpoint 3 s after the one before, ± 3 s,
@@ -73,9 +75,10 @@ async def patrol(
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(cloud.run())]
             await cloud.started()
+            seed_users(cloud.sessions)
             agent = EdgeAgent(sims.site_for_edge(), "patrol-north", broker.address, tmp_path)
             tasks.append(group.create_task(agent.run()))
-            async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
+            async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
 
                 async def online() -> bool:
                     nodes = (await api.get("/api/nodes")).json()

@@ -20,6 +20,8 @@ from sitewatch import wire
 from sitewatch.siteconfig import Site
 from tests.brokers import AmqttThread, MosquittoBroker
 from tests.conftest import cloud_settings, eventually
+from tests.users import OPERATOR
+from tests.users import seed as seed_users
 
 
 @dataclass
@@ -44,10 +46,11 @@ async def readers(
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(cloud.run())]
             await cloud.started()
+            seed_users(cloud.sessions)
             for node in ("patrol-north", "patrol-south", "gate"):
                 agent = EdgeAgent(edge_site, node, broker.address, tmp_path / "edge")
                 tasks.append(group.create_task(agent.run()))
-            async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
+            async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
                 stack = ReaderStack(sims, cloud, api)
 
                 async def all_online() -> bool:
@@ -65,7 +68,6 @@ async def readers(
     [
         ("patrol-north", "cp-power-room", "04A1B2C3D4E5F6", "04A1B2C3D4E5F6"),
         ("patrol-south", "cp-garage-b1", "DEADBEEF", "DEADBEEF"),
-        ("gate", "entry-reader", "0A00BC614E", "0A00BC614E"),
     ],
 )
 async def test_a_tap_reaches_the_cloud_with_its_place(
@@ -82,16 +84,24 @@ async def test_a_tap_reaches_the_cloud_with_its_place(
     assert read["reader_name"] == config.name
 
 
-async def test_a_gate_read_carries_its_lane_and_direction(readers: ReaderStack) -> None:
+async def test_a_gate_read_is_decided_at_the_gate_and_carries_its_lane(
+    readers: ReaderStack,
+) -> None:
     from drivers.readers import encode_w26
 
     readers.sims.reader("gate", "exit-reader").tap_bits(encode_w26(12, 34567))  # type: ignore[union-attr]
 
     async def seen() -> list[dict[str, Any]]:
-        return await readers.reads(reader="exit-reader")
+        return (await readers.api.get("/api/gates/passes", params={"lane": "lane-out"})).json()
 
-    (read,) = await eventually(seen)
-    assert (read["lane"], read["direction"], read["card"]) == ("lane-out", "out", "W26:12:34567")
+    (decided,) = await eventually(seen)
+    assert (decided["lane"], decided["direction"], decided["reader"], decided["card"]) == (
+        "lane-out",
+        "out",
+        "exit-reader",
+        "W26:12:34567",
+    )
+    assert (decided["allowed"], decided["reason"]) == (False, "unknown")  # no cards issued here
 
 
 def _send_command(host: str, port: int, command: wire.Command) -> None:
@@ -152,10 +162,15 @@ async def test_a_scenario_walks_a_guard_along_a_route_and_brings_a_car(
         return reads if len(reads) == 3 else None
 
     reads = await eventually(walked)
+
+    async def car() -> list[dict[str, Any]]:
+        return (await readers.api.get("/api/gates/passes", params={"card": "0A00BC614E"})).json()
+
+    (decided,) = await eventually(car)  # the gate decides its reads itself and reports them
+    assert (decided["lane"], decided["reader"]) == ("lane-in", "entry-reader")
     by_time = sorted(reads, key=lambda r: r["source_ts"])
     assert [r["reader"] for r in by_time] == [
         "cp-fire-passage-b2",
         "cp-power-room",
         "cp-lift-machine-room",
     ]
-    await eventually(lambda: readers.reads(reader="entry-reader"))

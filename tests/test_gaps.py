@@ -19,6 +19,7 @@ from cloud.app import create_app
 from cloud.models import StoredMessage
 from sitewatch import wire
 from sitewatch.siteconfig import Site
+from tests.users import OPERATOR
 
 STREAM = "0123456789abcdef"
 NEW_STREAM = "fedcba9876543210"
@@ -30,7 +31,9 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(sessions, {example_site.id: example_site})
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sitewatch") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sitewatch", headers=OPERATOR
+    ) as client:
         yield client
 
 
@@ -214,7 +217,9 @@ async def test_a_node_name_in_two_sites_needs_the_site(
     other = dataclasses.replace(example_site, id="other-site")
     app = create_app(sessions, {example_site.id: example_site, other.id: other})
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sitewatch") as api:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sitewatch", headers=OPERATOR
+    ) as api:
         response = await api.get("/api/nodes/pumproom/gaps")
         assert response.status_code == 400
         assert "?site=" in response.json()["detail"]

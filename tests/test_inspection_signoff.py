@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.deps import clock_now
 from cloud.app import create_app
+from cloud.auth.roles import Role
 from cloud.inspection import signoff
 from cloud.models import AlarmRecord
 from cloud.records.seal import verify
 from sitewatch.siteconfig import Site
 from tests.gate_desk import OPERATOR
 from tests.pumproom_week import MONDAY, PumpRoomWeek
+from tests.users import headers
 
 NOW = datetime(2026, 12, 9, 8, 0, tzinfo=UTC)  # after the week's 2-day grace
 
@@ -48,7 +50,7 @@ async def seeded(
     app = create_app(sessions, {example_site.id: example_site})
     app.dependency_overrides[clock_now] = lambda: NOW  # the Wednesday after the seeded week
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=OPERATOR) as api:
         yield week, api
 
 
@@ -70,8 +72,10 @@ async def test_the_engineer_signs_and_the_report_is_sealed_for_good(
         "not answered: extinguishers, emergency_light, no_leaks, hot_work"
         in partial.json()["detail"]
     )
-    anonymous = await api.post(f"{WEEK}/sign", json=ALL_OK)
-    assert anonymous.status_code == 400
+    anonymous = await api.post(f"{WEEK}/sign", json=ALL_OK, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    operator = await api.post(f"{WEEK}/sign", json=ALL_OK, headers=headers(Role.OPERATOR))
+    assert operator.status_code == 403  # the engineer signs, not the control room
 
     done = await api.post(f"{WEEK}/sign", json=ALL_OK, headers=OPERATOR)
     assert done.status_code == 201, done.text

@@ -28,6 +28,7 @@ from tests.brokers import AmqttThread, MosquittoBroker
 from tests.browser import sign_in
 from tests.conftest import cloud_settings, eventually
 from tests.gate_desk import GateDesk, RecordedCommands, ms
+from tests.users import seed as seed_users
 
 OPERATOR = "王芳"
 # The console tests' Chromium and page (which fails a test on any script error): shared, not copied.
@@ -102,7 +103,8 @@ async def parking(
     async with asyncio.TaskGroup() as group:
         task = group.create_task(cloud.run())
         await cloud.started()
-        async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
+        seed_users(cloud.sessions)
+        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
             # The bench's own command recorder is unused: the cloud sends through the broker.
             desk = GateDesk(cloud.sessions, example_site, api, RecordedCommands())
             yield Parking(cloud, desk, api)

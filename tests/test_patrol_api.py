@@ -19,8 +19,8 @@ from cloud.api.patrol import patrol_now
 from cloud.app import create_app
 from sitewatch.siteconfig import Site
 from tests.patrol_desk import LI, PATROL, T0, ZHANG, PatrolDesk, minutes, patrol_site
+from tests.users import OPERATOR
 
-OPERATOR = {"X-Operator": "%E7%8E%8B%E8%8A%B3"}  # 王芳, URL-encoded as the console sends it
 DAY = "2026-12-07"  # T0 is 08:00 on this day in Shanghai
 
 # The bench's route, due every two hours from 08:00 to 18:00.
@@ -46,7 +46,9 @@ class Api:
 async def serve(sessions: sessionmaker[Session], sites: dict[str, Site]) -> AsyncIterator[Api]:
     app = create_app(sessions, sites)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sitewatch") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sitewatch", headers=OPERATOR
+    ) as client:
         api = Api(client)
         app.dependency_overrides[patrol_now] = lambda: api.now
         yield api
@@ -344,8 +346,10 @@ async def test_incidents_raise_an_alarm_when_major(desk: PatrolDesk, api: Api) -
     assert no_tour.status_code == 422 and "tour 999" in no_tour.json()["detail"]
     category = await refused({"checkpoint": "b2", "category": "flood", "notes": "x"})
     assert category.status_code == 422
-    anonymous = await refused({"checkpoint": "b2", "category": "leak", "notes": "x"}, {})
-    assert anonymous.status_code == 400 and "X-Operator" in anonymous.json()["detail"]
+    anonymous = await refused(
+        {"checkpoint": "b2", "category": "leak", "notes": "x"}, {"Authorization": ""}
+    )
+    assert anonymous.status_code == 401
     assert len(await api.get("/incidents")) == 2
 
 
@@ -387,7 +391,6 @@ def test_every_patrol_endpoint_is_documented(desk: PatrolDesk) -> None:
         for method, operation in operations.items():
             assert operation["tags"] == ["patrol"], (method, path)
             assert operation.get("summary") and operation.get("description"), (method, path)
-            # X-Operator is the shared header of every action (cloud/api/operator.py).
             for param in operation.get("parameters", []):
                 if param["in"] != "header":
                     assert param.get("description"), (method, path, param["name"])

@@ -22,6 +22,7 @@ from tests.brokers import AmqttThread, MosquittoBroker
 from tests.browser import sign_in
 from tests.conftest import cloud_settings, eventually
 from tests.patrol_desk import LI, ZHANG, PatrolDesk, minutes, patrol_site
+from tests.users import seed as seed_users
 
 OPERATOR = "王芳"
 # The console tests' Chromium and page (which fails a test on any script error): shared, not copied.
@@ -52,7 +53,8 @@ async def patrol(
     async with asyncio.TaskGroup() as group:
         task = group.create_task(cloud.run())
         await cloud.started()
-        async with httpx.AsyncClient(base_url=cloud.url, timeout=5) as api:
+        seed_users(cloud.sessions)
+        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
             yield Patrol(cloud, desk, api, now)
         task.cancel()
 

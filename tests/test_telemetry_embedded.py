@@ -32,6 +32,7 @@ from cloud.telemetry.tables import MinuteSample, RawSample
 from sitewatch import wire
 from sitewatch.broker import BrokerAddress
 from sitewatch.siteconfig import Site
+from tests.users import OPERATOR
 
 SITE, NODE = "harbour-view", "pumproom"
 STREAM = "e3bedde0e3bedde0"
@@ -242,7 +243,9 @@ async def api(
     sessions: sessionmaker[Session], sites: dict[str, Site]
 ) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(sessions, sites))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sitewatch") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sitewatch", headers=OPERATOR
+    ) as client:
         yield client
 
 

@@ -29,6 +29,7 @@ from sitewatch import wire
 from sitewatch.broker import BrokerAddress
 from sitewatch.siteconfig import Site
 from tests.influx_fake import FakeInflux
+from tests.users import OPERATOR
 
 SITE, NODE = "harbour-view", "pumproom"
 STREAM = "7e1e7e1e7e1e0001"
@@ -356,7 +357,9 @@ async def test_the_settings_choose_influx_and_the_api_reads_through_it(
         app = create_app(sessions, sites)
         app.state.telemetry = chosen.reader
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sitewatch") as api:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://sitewatch", headers=OPERATOR
+        ) as api:
             got = (await api.get(f"/api/points/{SITE}/{NODE}/fire-tank/level/series")).json()
         assert [point["avg"] for point in got] == [2.5]
         with sessions() as session:
