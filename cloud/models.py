@@ -92,6 +92,9 @@ class NodeRecord(Base):
     node: Mapped[str] = mapped_column(String(64))
     online: Mapped[bool] = mapped_column(default=False)
     boot: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The seq of the current boot's birth: a later message of this stream cannot be of an
+    # earlier boot (a backlog replay of an earlier boot has lower seqs).
+    boot_seq: Mapped[int | None] = mapped_column(BigInteger)
     stream: Mapped[str | None] = mapped_column(String(64))
     software: Mapped[str | None] = mapped_column(String(64))
     config_hash: Mapped[str | None] = mapped_column(String(128))

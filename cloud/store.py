@@ -211,7 +211,7 @@ def _apply_node(work: WorkingSet, site: Site, msg: wire.Envelope) -> bool:
     if isinstance(msg, wire.Birth) and (msg.stream != node.stream or msg.boot >= node.boot):
         # A re-sent birth of an earlier connection must not move the boot back: the death
         # that matters is the one of the newest connection.
-        node.online, node.boot, node.stream = True, msg.boot, msg.stream
+        node.online, node.boot, node.stream, node.boot_seq = True, msg.boot, msg.stream, msg.seq
         node.software, node.config_hash, node.last_birth = msg.software, msg.config_hash, utcnow()
     elif msg.stream == node.stream and msg.boot >= node.boot:
         node.online = True
@@ -220,6 +220,21 @@ def _apply_node(work: WorkingSet, site: Site, msg: wire.Envelope) -> bool:
         # Its values were marked stale; only a birth brings every one of them up to date.
         return not isinstance(msg, wire.Birth)
     return False
+
+
+def _check_boot(node: NodeRecord, msg: wire.Envelope) -> None:
+    """A stream's boot never goes back: a message written after boot N began (a higher seq than
+    its birth) cannot carry an earlier boot. Only a forged or corrupted message does."""
+    if (
+        node.stream == msg.stream
+        and node.boot_seq is not None
+        and msg.boot < node.boot
+        and msg.seq > node.boot_seq
+    ):
+        raise Rejected(
+            f"boot {msg.boot} goes backwards: seq {msg.seq} of stream {msg.stream} comes after "
+            f"boot {node.boot} began at seq {node.boot_seq}"
+        )
 
 
 def prepare(work: WorkingSet, messages: list[wire.AnyMessage]) -> None:
@@ -251,6 +266,7 @@ def apply(
     assert isinstance(msg, wire.Envelope)  # check() refused everything else
     if work.seen((msg.site, msg.node, msg.stream, msg.seq)):
         return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=True)
+    _check_boot(work.node(msg.site, msg.node), msg)
     work.add_message(
         {
             "site": msg.site,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -260,3 +261,26 @@ def test_a_cloud_just_started_does_not_blame_nodes_for_its_own_outage(
     with sessions.begin() as session:
         lost = store.supervise(session, sites, started + timedelta(seconds=95), started)
     assert lost == ["harbour-view/pumproom"]
+
+
+def test_a_message_whose_boot_goes_backwards_is_refused(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    apply(sessions, example_site, _birth(20, 5))
+    # The outbox's backlog from boot 4 (written before seq 20) is replayed: accepted.
+    replay = wire.Event(
+        site="harbour-view",
+        node="pumproom",
+        stream=STREAM,
+        seq=12,
+        boot=4,
+        ts=1,
+        items=[point("pumproom-leak", "zone1", False, 1)],
+    )
+    assert apply(sessions, example_site, replay) is not None
+    # A message after boot 5 began that claims boot 4: forged or corrupted.
+    forged = replay.model_copy(update={"seq": 25})
+    with pytest.raises(
+        store.Rejected, match=r"boot 4 goes backwards: seq 25 .* boot 5 began at seq 20"
+    ):
+        apply(sessions, example_site, forged)
