@@ -130,6 +130,11 @@ def test_the_outgoing_shift_stays_on_duty_until_two_incoming_accept(
         )
         assert shifts.on_duty(session, example_site, late + HOUR)[0].shift == "evening"  # type: ignore[union-attr]
         assert signed.sealed_id is not None and signed.remarks == "消防泵1待修"
+        assert signed.draft["incoming"] == {
+            "id": "evening",
+            "name": "中班 Evening",
+            "date": "2026-12-07",
+        }
         # An entry written while the day shift was still on duty belongs to the day shift.
     with sessions.begin() as session:
         on, _ = shifts.on_duty(session, example_site, late)

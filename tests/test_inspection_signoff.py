@@ -146,3 +146,15 @@ async def test_charts_and_the_print_ready_report(
         "跑冒滴漏",
     ):
         assert expected in page, expected
+
+
+async def test_the_rooms_say_what_each_device_is(
+    seeded: tuple[PumpRoomWeek, httpx.AsyncClient],
+) -> None:
+    _, api = seeded
+    (room,) = (await api.get("/api/inspection/rooms")).json()
+    parts = {d["id"]: d for d in room["devices"]}
+    assert (parts["fire-pump-2"]["part"], parts["fire-pump-2"]["pump_kind"]) == ("pump", "diesel")
+    assert (parts["valve-station-1"]["part"], parts["valve-station-1"]["normal"]) == ("valve", True)
+    assert (parts["supply-pressure"]["part"], parts["supply-pressure"]["low"]) == ("supply", 0.35)
+    assert parts["jockey-pump"]["part"] == "jockey" and parts["pumproom-leak"]["part"] == "leak"

@@ -24,6 +24,7 @@ from cloud.inspection.tables import SignedInspection
 from cloud.models import PointRecord
 from cloud.records.tables import SealedRecord
 from cloud.telemetry import TelemetryReader
+from sitewatch.inspectionconfig import PumpRoom
 from sitewatch.siteconfig import Site
 
 router = APIRouter(prefix="/api/inspection", tags=["inspection"])
@@ -99,6 +100,7 @@ def rooms(site: SiteDep, session: SessionDep, now: NowDep) -> list[dict[str, Any
                     {
                         "id": d,
                         "name": site.nodes[room.node].devices[d].name,
+                        **_part(room, d),
                         "points": devices.get(d, {}),
                     }
                     for d in site.nodes[room.node].devices
@@ -110,6 +112,22 @@ def rooms(site: SiteDep, session: SessionDep, now: NowDep) -> list[dict[str, Any
             }
         )
     return found
+
+
+def _part(room: PumpRoom, device: str) -> dict[str, Any]:
+    """What a device is in the room, so a page need not guess from point names."""
+    if device in room.pumps:
+        pump = room.pumps[device]
+        return {"part": "pump", "pump_kind": pump.kind, "pump_role": pump.role}
+    if room.jockey is not None and room.jockey.device == device:
+        return {"part": "jockey", "max_starts_per_day": room.jockey.max_starts_per_day}
+    valves = [v for v in room.valves if v.device == device]
+    if valves:
+        return {"part": "valve", "point": valves[0].point, "normal": valves[0].normal}
+    lines = [line for line in room.supply if line.device == device]
+    if lines:
+        return {"part": "supply", "point": lines[0].point, "low": lines[0].low}
+    return {"part": "leak"} if device in room.leaks else {"part": "other"}
 
 
 def _report(

@@ -51,7 +51,7 @@ def sign(
         incoming_shift=incoming.shift,
         incoming_date=incoming.day,
         status=HandoverStatus.SIGNED,
-        draft=draft(session, site, shift, now),
+        draft={**draft(session, site, shift, now), "incoming": _shift_json(incoming)},
         notes=notes,
         outgoing=[{"name": name, "at": now.isoformat()} for name in names],
         signed_at=now,
@@ -59,6 +59,11 @@ def sign(
     session.add(handover)
     session.flush()
     return handover
+
+
+def _shift_json(shift: ShiftInstance) -> dict[str, str]:
+    """The incoming shift as it is named now: the record keeps the name even if it changes."""
+    return {"id": shift.shift, "name": shift.name, "date": shift.day.isoformat()}
 
 
 def accept(
