@@ -51,6 +51,7 @@ from edge.agent import EdgeAgent  # noqa: E402
 from simulators.modbus_server import ModbusSimulator  # noqa: E402
 from simulators.pumproom import PumpRoom  # noqa: E402
 from sitewatch.configload import load_site  # noqa: E402
+from sitewatch.demo import demo_account  # noqa: E402
 from tests.brokers import test_broker  # noqa: E402
 
 DEVICE, POINT = "pumproom-leak", "zone1"
@@ -63,15 +64,16 @@ Arrival = tuple[float, dict[str, Any]]  # (perf_counter when parsed, alarm JSON)
 class StreamReader:
     """One long-lived GET /api/stream; timestamps each `alarm` event as it is parsed."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str) -> None:
         self.url = url
+        self.auth = {"Authorization": f"Bearer {token}"}
         self.snapshot: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.arrivals: asyncio.Queue[Arrival] = asyncio.Queue()
 
     async def run(self) -> None:
         timeout = httpx.Timeout(10.0, read=None)  # the stream may idle between changes
         async with (
-            httpx.AsyncClient(timeout=timeout) as client,
+            httpx.AsyncClient(timeout=timeout, headers=self.auth) as client,
             client.stream("GET", f"{self.url}/api/stream") as response,
         ):
             response.raise_for_status()
@@ -174,7 +176,7 @@ async def measure(
         async with asyncio.TaskGroup() as group:
             cloud_task = group.create_task(cloud.run())
             await cloud.started()
-            stream = StreamReader(cloud.url)
+            stream = StreamReader(cloud.url, demo_account(cloud.sessions).token)
             stream_task = group.create_task(stream.run())
             async with asyncio.timeout(10.0):
                 await stream.snapshot
