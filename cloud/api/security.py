@@ -86,3 +86,17 @@ def allow(*roles: Role, openapi_extra: dict[str, Any] | None = None) -> dict[str
 
 
 EVERYONE = allow(*ALL)
+
+
+def page_viewer(request: Request, session: SessionDep) -> Principal | None:
+    """Who opens a console page, as `authenticate` finds them; None for an anonymous visitor
+    (or an ended session), whom the page sends to the login instead of answering 401."""
+    try:
+        return authenticate(request, session)
+    except HTTPException as exc:
+        if exc.status_code == 401:
+            return None
+        raise
+
+
+PageViewerDep = Annotated[Principal | None, Depends(page_viewer)]

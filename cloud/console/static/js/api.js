@@ -1,6 +1,11 @@
-/** The JSON API: reads, and the operator actions (with X-Operator); errors carry the server's detail. */
+/**
+ * The JSON API on the console's session: every change echoes the CSRF token, a 401 (the session
+ * ended) goes to the login and back, and errors (403 too) carry the server's detail.
+ */
 
-import { operatorHeaders } from "./operator.js";
+import { csrfToken, toLogin } from "./session.js";
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -9,8 +14,8 @@ export class ApiError extends Error {
   }
 }
 
-/** The server's `detail` in words: a string (409, 404, 400) or FastAPI's 422 list. */
-async function errorOf(response) {
+/** The server's `detail` in words: a string (409, 404, 403, 400) or FastAPI's 422 list. */
+export async function errorOf(response) {
   let detail = response.statusText || `HTTP ${response.status}`;
   try {
     const body = await response.json();
@@ -28,13 +33,17 @@ async function errorOf(response) {
 
 /** A fetch with the answer's JSON, or an ApiError with the server's detail (any method, any body). */
 export async function request(path, options = {}) {
+  const method = (options.method ?? "GET").toUpperCase();
+  const headers = SAFE.has(method) ? options.headers : { ...options.headers, "X-CSRF-Token": csrfToken() };
   let response;
   try {
-    response = await fetch(path, options);
+    response = await fetch(path, { ...options, headers });
   } catch (error) {
     throw new ApiError(0, `网络错误 Network error: ${error.message}`);
   }
+  if (response.status === 401) toLogin();
   if (!response.ok) throw await errorOf(response);
+  if (response.status === 204) return null;
   return response.json();
 }
 
@@ -55,14 +64,16 @@ export function siteUrl(path, params = {}) {
 
 export const getJSON = (path) => request(path, { headers: { Accept: "application/json" } });
 
-/** A POST with the operator's name; the answer's JSON, or an ApiError with the server's detail. */
-export function post(path, body) {
+/** A change (POST by default) with a JSON body; the answer's JSON, or an ApiError with the server's detail. */
+export function send(method, path, body) {
   return request(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", ...operatorHeaders() },
+    method,
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body ?? {}),
   });
 }
+
+export const post = (path, body) => send("POST", path, body);
 
 /** One action on one alarm (`acknowledge`, `shelve`, `out-of-service`, ...); the new AlarmOut. */
 export const alarmAction = (id, path, body) => post(`/api/alarms/${encodeURIComponent(id)}/${path}`, body);

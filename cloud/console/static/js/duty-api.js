@@ -4,7 +4,7 @@ import { getJSON, post, siteUrl } from "./api.js";
 
 export const dutyGet = (path, params) => getJSON(siteUrl(`duty/${path}`, params));
 
-/** A POST with the operator's name (X-Operator); the answer, or an ApiError with the server's detail. */
+/** A POST on the session (signed by the logged-in user); the answer, or an ApiError with the server's detail. */
 export const dutyPost = (path, body) => post(siteUrl(`duty/${path}`), body);
 
 /** The link to a page of the console, keeping the page's ?site=. */
