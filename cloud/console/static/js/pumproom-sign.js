@@ -1,11 +1,11 @@
 /**
  * 工程师签字 The engineer's sign-off: every checklist item OK / not OK with a note, the notes,
- * and the signature (the operator's name). Once signed the week is sealed: the seal's number and
+ * and the signature (the logged-in user's name). Once signed the week is sealed: the seal's number and
  * hash, the answers, and the printable and downloadable report. Refusals show the server's words.
  */
 
 import { $, el, fill } from "./dom.js";
-import { currentOperator } from "./operator.js";
+import { me } from "./me.js";
 import { printUrl, signWeek } from "./pumproom-api.js";
 import { when } from "./pumproom-labels.js";
 import { table } from "./pumproom-table.js";
@@ -38,7 +38,7 @@ function showForm(report, room) {
   }
   shown = { key, ids, room, monday: report.week_start, items: report.checklist };
   $("#sign-week-open").hidden = report.complete;
-  fill($("#sign-engineer"), currentOperator() || "—");
+  fill($("#sign-engineer"), me?.name || "—");
   $("#sign-form").hidden = false;
 }
 

@@ -1,10 +1,9 @@
-/** What every console page shares: sign-in, the header, the live stream, the fire alert, help keys. */
+/** What every console page shares: the live stream, the fire alert and its sound, help keys. */
 
 import { FireAlert } from "./alert.js";
 import { $, typing } from "./dom.js";
 import { helpDialog } from "./dialogs.js";
 import { Live } from "./live.js";
-import { currentOperator, renderOperatorBadge, signIn } from "./operator.js";
 
 export const COMMON_KEYS = [
   ["a", "确认所选报警 Acknowledge the selected alarm"],
@@ -20,10 +19,9 @@ export const COMMON_KEYS = [
 ];
 
 /**
- * Start a page: ask who is on duty if nobody is known yet (the gesture that unlocks sound),
- * connect the stream and
- * wire the fire alert. `keys` are the page's own shortcuts shown in the help. The live list
- * shows behind the sign-in dialog; `signedIn` resolves once a name is known.
+ * Start a page: connect the stream and wire the fire alert. `keys` are the page's own shortcuts
+ * shown in the help. Who is logged in is the header's (user-badge.js); the login on the same
+ * site was the gesture that lets the page sound, and any click or key press here is one too.
  */
 export function startShell({ keys }) {
   const alert = new FireAlert($("#fire-banner"));
@@ -42,9 +40,6 @@ export function startShell({ keys }) {
   // Connect on the next task, once the page has added its own listeners.
   setTimeout(() => live.start(), 0);
 
-  const badge = renderOperatorBadge($("#operator"), { onGesture: unlock });
-  // Asked once; later loads keep the name and any key or click unlocks the sound.
-  const signedIn = currentOperator() ? Promise.resolve(currentOperator()) : signIn({ onGesture: unlock }).then(badge);
   $("#sound")?.addEventListener("click", unlock);
   // Try at once too: a kiosk browser may allow sound without a gesture.
   unlock();
@@ -60,5 +55,5 @@ export function startShell({ keys }) {
       alert.mute();
     }
   });
-  return { live, alert, signedIn };
+  return { live, alert };
 }
