@@ -1,8 +1,12 @@
-/** The operator actions on one alarm, shared by the list and the detail page (buttons and keys). */
+/**
+ * The operator actions on one alarm, shared by the list and the detail page (buttons and keys);
+ * only those the logged-in role may take are offered.
+ */
 
 import { alarmAction } from "./api.js";
 import { formDialog } from "./dialogs.js";
 import { el } from "./dom.js";
+import { may } from "./permissions.js";
 import { toast } from "./toast.js";
 
 const needsAck = (alarm) => alarm.state === "unacknowledged" || alarm.state === "rtn_unacknowledged";
@@ -99,11 +103,18 @@ export const ACTIONS = [
 
 export const actionByKey = (key) => ACTIONS.find((action) => action.key === key);
 
+/** Whether the logged-in role may take `action` at all (a guard may not acknowledge). */
+export const mayRun = (action) => may("POST", `/api/alarms/{alarm_id}/${action.path}`);
+
 /**
  * Run `action` on `alarm`: straight away, or after its dialog. `onChanged(newAlarm)` gets the
  * server's answer so the page updates before the stream echoes it.
  */
 export async function runAction(action, alarm, onChanged = () => {}) {
+  if (!mayRun(action)) {
+    toast(`${action.label}: 您的角色不能执行此操作 your role may not do this`, "error");
+    return null;
+  }
   const available = action.available(alarm);
   if (available !== true) {
     toast(`${action.label}: ${available}`, "error");
@@ -134,9 +145,9 @@ export async function runAction(action, alarm, onChanged = () => {}) {
   });
 }
 
-/** One button per action; unavailable ones are disabled and say why on hover. */
+/** One button per action the role may take; unavailable ones are disabled and say why on hover. */
 export function actionButtons(alarm, onChanged, { keys = true } = {}) {
-  return ACTIONS.map((action) => {
+  return ACTIONS.filter(mayRun).map((action) => {
     const available = action.available(alarm);
     return el(
       "button",

@@ -1,6 +1,6 @@
 /** The live alarm list: filters (in the URL), keyed rows, selection, keyboard and bulk acknowledge. */
 
-import { actionButtons, actionByKey, runAction } from "./actions.js";
+import { actionButtons, actionByKey, mayRun, runAction } from "./actions.js";
 import { acknowledgeMany } from "./api.js";
 import { confirmDialog } from "./dialogs.js";
 import { $, el, fill, typing } from "./dom.js";
@@ -190,7 +190,7 @@ function cells(a) {
     el(
       "td",
       { class: "row-actions" },
-      needsAck(a)
+      needsAck(a) && mayRun(actionByKey("a"))
         ? el(
             "button",
             {
