@@ -16,7 +16,8 @@ function field(spec) {
   } else if (spec.kind === "textarea") {
     input = el("textarea", { id, name: spec.name, rows: 3, required: spec.required, maxlength: 500 });
   } else {
-    input = el("input", { id, name: spec.name, required: spec.required, maxlength: 200 });
+    const type = spec.kind === "password" ? "password" : "text";
+    input = el("input", { id, name: spec.name, type, required: spec.required, maxlength: 200 });
   }
   if (spec.placeholder) input.placeholder = spec.placeholder;
   if (spec.value !== undefined && spec.kind !== "select") input.value = spec.value;
