@@ -21,7 +21,14 @@ export function loginUrl(next = location.pathname + location.search) {
   return `/login?${new URLSearchParams({ next })}`;
 }
 
+let leaving = false;
+
+/** Logging out: the page's other requests, refused from now on, must not send it to the login and back. */
+export function loggingOut(on = true) {
+  leaving = on;
+}
+
 /** The session has ended (or never began): log in, then come back. */
 export function toLogin() {
-  location.assign(loginUrl());
+  if (!leaving) location.assign(loginUrl());
 }

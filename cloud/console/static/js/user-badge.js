@@ -4,14 +4,17 @@ import { post } from "./api.js";
 import { el, fill } from "./dom.js";
 import { me } from "./me.js";
 import { roleWords } from "./role-labels.js";
+import { loggingOut } from "./session.js";
 import { toast } from "./toast.js";
 
 async function logOut() {
+  loggingOut();
   try {
     await post("/api/auth/logout");
   } catch (error) {
     // Already ended (a 401) is as good as logged out; any other refusal is worth reading.
     if (error.status !== 401) {
+      loggingOut(false);
       toast(`退出失败 Log out failed: ${error.message}`, "error");
       return;
     }
