@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, Playwright, expect
+
+from cloud.auth.roles import Role
+from tests.users import PASSWORD, USERS
 
 # The system's Chromium (apt-get install chromium): Playwright's own browser downloads are never used.
 CHROMIUM = Path(os.environ.get("SITEWATCH_CHROMIUM", "/usr/bin/chromium"))
@@ -24,15 +28,19 @@ async def launch_chromium(playwright: Playwright) -> Browser:
     return await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
 
 
-async def sign_in(page: Page, url: str, operator: str) -> None:
-    """Open the console and answer the first-load operator prompt (the gesture that unlocks sound)."""
+async def sign_in(page: Page, url: str, role: Role = Role.ADMIN) -> str:
+    """Open `url` and log in through the /login page it sends us to, as the seeded test account
+    of `role` (tests/users.py; the admin 王芳 unless told); back on `url`, the header shows who.
+    The name is returned: records are signed with it."""
+    username, name = USERS[role]
     await page.goto(url)
-    dialog = page.locator("#operator-dialog")
-    await expect(dialog).to_be_visible()
-    await page.locator("#operator-name").fill(operator)
-    await page.keyboard.press("Enter")
-    await expect(dialog).to_be_hidden()
-    await expect(page.locator("#operator-current")).to_have_text(operator)
+    await expect(page).to_have_url(re.compile(r"/login\?next="))
+    await page.locator("#login-username").fill(username)
+    await page.locator("#login-password").fill(PASSWORD)
+    await page.locator("#login-password").press("Enter")
+    await expect(page.locator("#user-name")).to_have_text(name)
+    await expect(page.locator("#user-role")).to_have_attribute("data-roles", role.value)
+    return name
 
 
 class TcpGate:

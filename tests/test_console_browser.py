@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
+from cloud.auth.roles import Role
 from tests.browser import TcpGate, launch_chromium, sign_in
 from tests.conftest import Stack, eventually
+from tests.users import USERS
 
-OPERATOR = "张伟"
+# The control room's operator (a seeded account): records name the logged-in user.
+OPERATOR = USERS[Role.OPERATOR][1]
 # Through the edge's poll, the broker and ingest an alarm takes well under a second; the margin
 # is for a loaded CI machine. The page itself must follow the store within a second.
 expect.set_options(timeout=10_000)
@@ -55,7 +58,7 @@ async def history(stack: Stack, alarm: dict[str, Any]) -> list[dict[str, Any]]:
 async def test_an_alarm_appears_live_and_is_acknowledged_from_the_keyboard(
     stack: Stack, page: Page
 ) -> None:
-    await sign_in(page, stack.cloud.url, OPERATOR)
+    await sign_in(page, stack.cloud.url, Role.OPERATOR)
     await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     # The sign-in was the user gesture: the page may now sound alarms.
     await expect(page.locator("#sound")).to_have_attribute("data-audio", "on")
@@ -114,7 +117,7 @@ async def test_an_alarm_appears_live_and_is_acknowledged_from_the_keyboard(
 
 
 async def test_filters_apply_live_and_stay_in_the_url(stack: Stack, page: Page) -> None:
-    await sign_in(page, stack.cloud.url, OPERATOR)
+    await sign_in(page, stack.cloud.url, Role.OPERATOR)
     await page.select_option("#filter-category", "fire")
     await expect(page).to_have_url(f"{stack.cloud.url}/?category=fire")
 
@@ -138,7 +141,7 @@ async def test_filters_apply_live_and_stay_in_the_url(stack: Stack, page: Page) 
 async def test_a_fire_alarm_sounds_until_acknowledged_and_mute_is_per_alarm(
     stack: Stack, page: Page
 ) -> None:
-    await sign_in(page, stack.cloud.url, OPERATOR)
+    await sign_in(page, stack.cloud.url, Role.OPERATOR)
     banner = page.locator("#fire-banner")
     await expect(banner).to_have_attribute("data-sounding", "false")
 
@@ -171,9 +174,7 @@ async def test_a_fire_alarm_sounds_until_acknowledged_and_mute_is_per_alarm(
     await page.keyboard.press("Enter")
     error = page.locator("#dialog-reset .error")
     await expect(error).to_be_visible()
-    refusal = await stack.api.post(
-        f"/api/alarms/{flow['id']}/reset", json={}, headers={"X-Operator": "test"}
-    )
+    refusal = await stack.api.post(f"/api/alarms/{flow['id']}/reset", json={})
     assert refusal.status_code == 409
     await expect(error).to_have_text(refusal.json()["detail"])
     await page.keyboard.press("Escape")
@@ -206,7 +207,7 @@ async def test_a_fire_alarm_sounds_until_acknowledged_and_mute_is_per_alarm(
 
 async def test_a_dropped_stream_shows_disconnected_and_recovers(stack: Stack, page: Page) -> None:
     async with TcpGate(stack.cloud.url) as gate:
-        await sign_in(page, gate.url, OPERATOR)
+        await sign_in(page, gate.url, Role.OPERATOR)
         connection = page.locator("#connection")
         await expect(connection).to_have_attribute("data-state", "live")
 

@@ -26,9 +26,10 @@ from tests.brokers import AmqttThread, MosquittoBroker
 from tests.browser import sign_in
 from tests.conftest import cloud_settings
 from tests.test_duty import raise_fault
+from tests.users import OPERATOR as ADMIN_TOKEN
 from tests.users import seed as seed_users
 
-OPERATOR = "王芳"
+OPERATOR = "王芳"  # the admin the pages log in as (tests/browser.py sign_in)
 OUTGOING = ["陈刚", "孙丽"]
 INCOMING = ["赵敏", "刘洋"]
 # The console tests' Chromium and page (which fails a test on any script error): shared, not copied.
@@ -79,7 +80,7 @@ async def duty(
         task = group.create_task(cloud.run())
         await cloud.started()
         seed_users(cloud.sessions)
-        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
+        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=ADMIN_TOKEN) as api:
             yield Duty(cloud, example_site, api, outgoing, incoming)
         task.cancel()
 
@@ -87,7 +88,7 @@ async def duty(
 async def test_an_entry_is_logged_the_handover_signed_accepted_and_printed(
     duty: Duty, page: Page
 ) -> None:
-    await sign_in(page, duty.url, OPERATOR)
+    await sign_in(page, duty.url)
     await expect(page.locator("body")).to_have_attribute("data-loaded", "true")
     await expect(page.locator("#on-duty")).to_contain_text(duty.outgoing.name)
     await expect(page.locator("#scheduled")).to_contain_text(duty.incoming.name)
@@ -188,12 +189,10 @@ async def test_a_handled_fault_lacking_an_entry_is_highlighted_and_logged(
     duty: Duty, page: Page
 ) -> None:
     fault = raise_fault(duty.cloud.sessions, duty.site, datetime.now(UTC))
-    acked = await duty.api.post(
-        f"/api/alarms/{fault}/acknowledge", json={}, headers={"X-Operator": "%E7%8E%8B%E8%8A%B3"}
-    )
+    acked = await duty.api.post(f"/api/alarms/{fault}/acknowledge", json={})
     assert acked.status_code == 200, acked.text
 
-    await sign_in(page, duty.url, OPERATOR)
+    await sign_in(page, duty.url)
     prompt = page.locator(f'#prompts tbody tr[data-alarm-id="{fault}"]')
     await expect(prompt).to_have_class("handled-unlogged")
     await expect(prompt.locator("td.handled")).to_have_text(

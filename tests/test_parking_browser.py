@@ -28,9 +28,10 @@ from tests.brokers import AmqttThread, MosquittoBroker
 from tests.browser import sign_in
 from tests.conftest import cloud_settings, eventually
 from tests.gate_desk import GateDesk, RecordedCommands, ms
+from tests.users import OPERATOR as ADMIN_TOKEN
 from tests.users import seed as seed_users
 
-OPERATOR = "王芳"
+OPERATOR = "王芳"  # the admin the pages log in as (tests/browser.py sign_in)
 # The console tests' Chromium and page (which fails a test on any script error): shared, not copied.
 browser = test_console_browser.browser
 page = test_console_browser.page
@@ -104,7 +105,7 @@ async def parking(
         task = group.create_task(cloud.run())
         await cloud.started()
         seed_users(cloud.sessions)
-        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
+        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=ADMIN_TOKEN) as api:
             # The bench's own command recorder is unused: the cloud sends through the broker.
             desk = GateDesk(cloud.sessions, example_site, api, RecordedCommands())
             yield Parking(cloud, desk, api)
@@ -119,7 +120,7 @@ def card_row(page: Page, number: str, status: str | None = None) -> Any:
 async def test_a_card_is_issued_found_reported_lost_and_blocked_at_the_gate(
     parking: Parking, page: Page
 ) -> None:
-    await sign_in(page, parking.url, OPERATOR)
+    await sign_in(page, parking.url)
     await page.locator("#issue-card").fill("0a00bc614e")
     await page.locator("#issue-holder").fill("陈先生")
     await page.locator("#issue-unit").fill("3-1502")
@@ -184,7 +185,7 @@ async def test_csv_import_shows_the_bad_row_and_a_pass_is_extended(
         f"11223344,装修工人 刘,5-902,粤B55555,temporary,,{until.isoformat()},lane-in,装修\n"
         "55667788,访客 王,,,boat,,,,\n"
     )
-    await sign_in(page, parking.url, OPERATOR)
+    await sign_in(page, parking.url)
     await page.locator("#import-file").set_input_files(
         files=[{"name": "cards.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
     )
@@ -221,7 +222,7 @@ async def test_the_booth_registers_a_stranger_opens_a_barrier_and_the_report_tim
     parking.desk.gate_pass(now, card="DEADBEEF", allowed=False, reason="unknown")
     (denied,) = (await parking.api.get("/api/gates/passes")).json()
 
-    await sign_in(page, parking.url, OPERATOR)
+    await sign_in(page, parking.url)
     row = page.locator(f'#passes tbody tr[data-pass-id="{denied["id"]}"]')
     await expect(row).to_have_class("denied stranger")
     await expect(row.locator("td.result")).to_contain_text("拒绝 Denied 未知卡 Unknown card")

@@ -22,9 +22,10 @@ from tests.brokers import AmqttThread, MosquittoBroker
 from tests.browser import sign_in
 from tests.conftest import cloud_settings, eventually
 from tests.patrol_desk import LI, ZHANG, PatrolDesk, minutes, patrol_site
+from tests.users import OPERATOR as ADMIN_TOKEN
 from tests.users import seed as seed_users
 
-OPERATOR = "王芳"
+OPERATOR = "王芳"  # the admin the pages log in as (tests/browser.py sign_in)
 # The console tests' Chromium and page (which fails a test on any script error): shared, not copied.
 browser = test_console_browser.browser
 page = test_console_browser.page
@@ -54,7 +55,7 @@ async def patrol(
         task = group.create_task(cloud.run())
         await cloud.started()
         seed_users(cloud.sessions)
-        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=OPERATOR) as api:
+        async with httpx.AsyncClient(base_url=cloud.url, timeout=5, headers=ADMIN_TOKEN) as api:
             yield Patrol(cloud, desk, api, now)
         task.cancel()
 
@@ -77,7 +78,7 @@ async def test_the_board_follows_guards_and_takes_an_incident(patrol: Patrol, pa
     abandoned = await tour_of(patrol, "li-na", "incomplete")
     walking = await tour_of(patrol, "zhang-wei", "in_progress")
 
-    await sign_in(page, f"{patrol.cloud.url}/patrol", OPERATOR)
+    await sign_in(page, f"{patrol.cloud.url}/patrol")
     row = page.locator('#in-progress tbody tr[data-guard="zhang-wei"]')
     await expect(row.locator("td.guard")).to_have_text("张伟 Zhang Wei")
     await expect(row.locator("td.last")).to_contain_text("消防通道 B2")
@@ -130,7 +131,7 @@ async def test_the_printable_report_lists_the_missed_checkpoints(
     abandoned = await tour_of(patrol, "li-na", "incomplete")
     day = patrol.local_date(li_start)
 
-    await page.goto(f"{patrol.cloud.url}/patrol/report?from={day}&to={day}&by=route")
+    await sign_in(page, f"{patrol.cloud.url}/patrol/report?from={day}&to={day}&by=route")
     await expect(page.locator("#report-title")).to_contain_text(patrol.desk.site.name)
     await expect(page.locator("#report-period")).to_contain_text(f"{day} 至 to {day}")
     row = page.locator('#report-rows tbody tr[data-key="round"]')

@@ -19,6 +19,7 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy import insert
 
 from cloud.api.deps import clock_now
+from cloud.auth.roles import Role
 from cloud.models import PointRecord
 from cloud.service import CloudService
 from sitewatch.siteconfig import Site
@@ -27,8 +28,10 @@ from tests.brokers import AmqttThread, MosquittoBroker
 from tests.browser import sign_in
 from tests.conftest import cloud_settings
 from tests.pumproom_week import MONDAY, NODE, PumpRoomWeek
+from tests.users import OPERATOR as ADMIN_TOKEN
+from tests.users import seed as seed_users
 
-ENGINEER = "王芳"
+ENGINEER = "王芳"  # the admin the page logs in as (tests/browser.py sign_in); she may sign
 ROOM = "pumproom-b2"
 # The Wednesday after the seeded week: it is last week, unsigned and past its 2-day grace.
 NOW = datetime(2026, 12, 9, 8, 0, tzinfo=UTC)
@@ -106,7 +109,8 @@ async def desk(
     async with asyncio.TaskGroup() as group:
         task = group.create_task(cloud.run())
         await cloud.started()
-        async with httpx.AsyncClient(base_url=cloud.url, timeout=10) as api:
+        seed_users(cloud.sessions)
+        async with httpx.AsyncClient(base_url=cloud.url, timeout=10, headers=ADMIN_TOKEN) as api:
             yield PumpRoomDesk(cloud, example_site, api)
         task.cancel()
 
@@ -127,7 +131,7 @@ async def test_the_engineer_reviews_last_week_signs_and_prints_it(
     desk: PumpRoomDesk, page: Page, browser: Browser
 ) -> None:
     # One pump room: /pumproom goes straight to it.
-    await sign_in(page, f"{desk.cloud.url}/pumproom", ENGINEER)
+    await sign_in(page, f"{desk.cloud.url}/pumproom")
     await expect(page).to_have_url(f"{desk.cloud.url}/pumproom/{ROOM}")
     await expect(page.locator("body")).to_have_attribute("data-loaded", "true")
     await expect(page.locator("#site-name")).to_have_text(desk.site.name)
@@ -183,8 +187,7 @@ async def test_the_engineer_reviews_last_week_signs_and_prints_it(
     # A second engineer has the same week open and starts on the checklist.
     other = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
     stale = await other.new_page()
-    await stale.add_init_script("localStorage.setItem('sitewatch.operator', '李工')")
-    await stale.goto(page.url)
+    await sign_in(stale, page.url, Role.ENGINEER)
     await expect(stale.locator("#sign-form")).to_be_visible()
     await _fill_checklist(stale)
 
