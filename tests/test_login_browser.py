@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from cloud.api.security import SESSION_COOKIE
 from cloud.auth.roles import Role
@@ -24,7 +24,7 @@ from cloud.service import CloudService
 from sitewatch.siteconfig import Site
 from tests import test_console_browser
 from tests.brokers import AmqttThread, MosquittoBroker
-from tests.browser import sign_in
+from tests.browser import CHROMIUM, sign_in
 from tests.conftest import cloud_settings
 from tests.test_duty import raise_fault
 from tests.users import PASSWORD, USERS, headers
@@ -228,3 +228,24 @@ async def test_the_accounts_page_mints_and_revokes_a_token(
         await row.locator("button.token-revoke").click()
         await expect(row).to_have_attribute("data-revoked", "true")
         assert (await api.get("/api/auth/me", headers=bearer)).status_code == 401
+
+
+async def test_plain_http_from_another_machine_says_the_login_was_not_kept(
+    console: Console,
+) -> None:
+    """Chromium drops the Secure cookie from a plain-HTTP address that is not this machine: the
+    login page must say so rather than loop back to itself."""
+    port = console.url.rsplit(":", 1)[1]
+    async with async_playwright() as playwright:
+        remote = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--host-resolver-rules=MAP console.example 127.0.0.1"],
+        )
+        page = await remote.new_page()
+        await page.goto(f"http://console.example:{port}/login")
+        await submit_login(page, USERS[Role.OPERATOR][0], PASSWORD)
+        await expect(page.locator("#login-error")).to_contain_text(
+            "The browser did not keep the session: open the console over HTTPS"
+        )
+        await remote.close()

@@ -14,6 +14,12 @@ function nextPage() {
   return local && !next.startsWith("/login") ? next : "/";
 }
 
+/** Whether the browser kept the session cookie: it drops a Secure cookie on plain HTTP from another machine. */
+async function kept() {
+  const me = await fetch("/api/auth/me", { headers: { Accept: "application/json" } });
+  return me.ok;
+}
+
 function showError(message) {
   fill($("#login-error"), message);
   $("#login-error").hidden = false;
@@ -31,8 +37,13 @@ async function logIn(event) {
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ username: form.username.value.trim(), password: form.password.value }),
     });
-    if (response.ok) {
+    if (response.ok && (await kept())) {
       location.assign(nextPage());
+      return;
+    }
+    if (response.ok) {
+      showError("浏览器未保存登录，请用 HTTPS 打开 The browser did not keep the session: open the console over HTTPS (its session cookie is Secure)");
+      button.disabled = false;
       return;
     }
     const error = await errorOf(response);
