@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from cloud.api.deps import SessionDep, site_of_node
 from cloud.api.schemas import CardReadOut, DeadLetterOut, DeviceOut, NodeOut, PointOut
-from cloud.api.security import allow
+from cloud.api.security import EVERYONE, allow
 from cloud.auth.roles import CONTROL_ROOM, Role
 from cloud.models import CardReadRecord, DeadLetter, DeviceRecord, NodeRecord, PointRecord
 
@@ -22,7 +22,7 @@ WRITE = allow(Role.OPERATOR, Role.ENGINEER)
     "/api/nodes",
     response_model=list[NodeOut],
     summary="Configured edge nodes and their link",
-    **READ,
+    **EVERYONE,
 )
 def list_nodes(request: Request, session: SessionDep) -> list[NodeOut]:
     records = {(n.site, n.node): n for n in session.scalars(select(NodeRecord))}
@@ -52,7 +52,10 @@ def list_nodes(request: Request, session: SessionDep) -> list[NodeOut]:
 
 
 @router.get(
-    "/api/points", response_model=list[PointOut], summary="Latest value of every point", **READ
+    "/api/points",
+    response_model=list[PointOut],
+    summary="Latest value of every point",
+    **EVERYONE,
 )
 def list_points(
     request: Request, session: SessionDep, node: str | None = None, device: str | None = None
