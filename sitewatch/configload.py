@@ -28,6 +28,9 @@ PathParts = tuple[str | int, ...]
 
 # Builds typed keys (so `0:` indexes as the int 0, as in the loaded data).
 _KEYS = yaml.SafeLoader("")
+# More keys and items than any real site file has. Aliases let a short file name a value many
+# times over ("billion laughs"); past this the file is refused, before anything walks it whole.
+MAX_NODES = 200_000
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class _YamlDoc:
         self.file = str(path)
         self.lines: dict[PathParts, int] = {}
         self.problems: list[Problem] = []
+        self._nodes = 0
+        self._open: set[int] = set()  # the nodes being indexed: seeing one again is a cycle
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -83,6 +88,29 @@ class _YamlDoc:
             self._index(root, ())
 
     def _index(self, node: yaml.Node, path: PathParts) -> None:
+        if id(node) in self._open:
+            raise ConfigError(
+                [self.problem(path, "an alias refers to the value it is inside (a loop)")]
+            )
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise ConfigError(
+                [
+                    Problem(
+                        self.file,
+                        None,
+                        "",
+                        f"more than {MAX_NODES} keys and items (aliases count each time they are used)",
+                    )
+                ]
+            )
+        self._open.add(id(node))
+        try:
+            self._index_node(node, path)
+        finally:
+            self._open.discard(id(node))
+
+    def _index_node(self, node: yaml.Node, path: PathParts) -> None:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()

@@ -55,6 +55,14 @@ def _shortest_float32(value: float) -> float:
     return value
 
 
+def _check_numeric(spec: RegisterSpec) -> None:
+    """A whole register holds a number; a bool in one is a single bit and needs `bit`. The site
+    file's checks refuse such a spec, so this guards callers that build specs themselves: the
+    documented ValueError, not a KeyError from deep inside."""
+    if spec.dtype not in _STRUCT:
+        raise ValueError(f"{spec.name}: a {spec.dtype} read from a register needs 'bit'")
+
+
 def decode_bits(spec: RegisterSpec, bits: list[bool]) -> bool:
     return bool(bits[0])
 
@@ -68,6 +76,7 @@ def decode_registers(spec: RegisterSpec, words: list[int]) -> bool | int | float
         raise ValueError(f"{spec.name}: expected {spec.width} register(s), got {len(words)}")
     if spec.bit is not None:
         return bool((words[0] >> spec.bit) & 1)
+    _check_numeric(spec)
     ordered = list(reversed(words)) if spec.word_order == "little" else list(words)
     raw = b"".join(w.to_bytes(2, "big")[:: 1 if spec.byte_order == "big" else -1] for w in ordered)
     (value,) = struct.unpack(">" + _STRUCT[spec.dtype], raw)
@@ -88,6 +97,7 @@ def encode_registers(spec: RegisterSpec, value: bool | int | float, current: int
     if spec.bit is not None:
         mask = 1 << spec.bit
         return [(current | mask) if value else (current & ~mask)]
+    _check_numeric(spec)
     raw = (float(value) - spec.offset) / spec.scale
     number: int | float = raw if spec.dtype == "float32" else round(raw)
     try:
