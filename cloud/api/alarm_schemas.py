@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.deps import IdField
+
 
 class Tagged(BaseModel):
     """Who took the equipment out of service, and why (挂警示标识)."""
@@ -101,7 +103,7 @@ class ReasonIn(BaseModel):
 class AcknowledgeManyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[IdField] = Field(min_length=1, max_length=1000)
     note: str | None = Field(default=None, max_length=500)
 
 

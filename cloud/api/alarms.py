@@ -28,7 +28,7 @@ from cloud.api.alarm_schemas import (
     StaleOut,
 )
 from cloud.api.alarm_views import AlarmFilter, alarms_by_id, list_alarms, recent_values
-from cloud.api.deps import SessionDep
+from cloud.api.deps import IdPath, SessionDep
 from cloud.api.operator import OperatorDep
 from cloud.api.security import EVERYONE, allow
 from cloud.api.telemetry import telemetry_reader
@@ -81,7 +81,7 @@ def compute_kpis(request: Request, session: SessionDep, site: str | None = None)
 
 
 @router.get("/{alarm_id}", response_model=AlarmDetail, summary="One alarm with its history", **READ)
-def get_alarm(request: Request, session: SessionDep, alarm_id: int) -> AlarmDetail:
+def get_alarm(request: Request, session: SessionDep, alarm_id: IdPath) -> AlarmDetail:
     alarm = _alarm_or_404(session, alarm_id)
     lines = session.scalars(
         select(AlarmEventRecord)
@@ -95,7 +95,7 @@ def get_alarm(request: Request, session: SessionDep, alarm_id: int) -> AlarmDeta
     )
 
 
-def _alarm_or_404(session: SessionDep, alarm_id: int) -> AlarmRecord:
+def _alarm_or_404(session: SessionDep, alarm_id: IdPath) -> AlarmRecord:
     try:
         return actions.get_alarm(session, alarm_id)
     except actions.UnknownAlarm as exc:
@@ -125,45 +125,49 @@ def perform(request: Request, action: Callable[[Session], object]) -> None:
         feed.publish(changed)
 
 
-def _act(request: Request, alarm_id: int, action: Callable[..., None], *args: object) -> AlarmOut:
+def _act(
+    request: Request, alarm_id: IdPath, action: Callable[..., None], *args: object
+) -> AlarmOut:
     perform(request, lambda session: action(session, alarm_id, *args))
     with request.app.state.sessions() as session:
         return alarms_by_id(session, [alarm_id])[0]
 
 
 @router.post("/{alarm_id}/acknowledge", response_model=AlarmOut, **WRITE)
-def acknowledge(request: Request, alarm_id: int, body: NoteIn, by: OperatorDep) -> AlarmOut:
+def acknowledge(request: Request, alarm_id: IdPath, body: NoteIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.acknowledge, by, utcnow(), body.note)
 
 
 @router.post("/{alarm_id}/comment", response_model=AlarmOut, **WRITE)
-def comment(request: Request, alarm_id: int, body: CommentIn, by: OperatorDep) -> AlarmOut:
+def comment(request: Request, alarm_id: IdPath, body: CommentIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.comment, by, utcnow(), body.note)
 
 
 @router.post("/{alarm_id}/shelve", response_model=AlarmOut, **WRITE)
-def shelve(request: Request, alarm_id: int, body: ShelveIn, by: OperatorDep) -> AlarmOut:
+def shelve(request: Request, alarm_id: IdPath, body: ShelveIn, by: OperatorDep) -> AlarmOut:
     limit = request.app.state.max_shelve_minutes
     return _act(request, alarm_id, actions.shelve, by, utcnow(), body.minutes, body.reason, limit)
 
 
 @router.post("/{alarm_id}/unshelve", response_model=AlarmOut, **WRITE)
-def unshelve(request: Request, alarm_id: int, body: NoteIn, by: OperatorDep) -> AlarmOut:
+def unshelve(request: Request, alarm_id: IdPath, body: NoteIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.unshelve, by, utcnow(), body.note)
 
 
 @router.post("/{alarm_id}/reset", response_model=AlarmOut, **WRITE)
-def reset(request: Request, alarm_id: int, body: NoteIn, by: OperatorDep) -> AlarmOut:
+def reset(request: Request, alarm_id: IdPath, body: NoteIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.reset, by, utcnow(), body.note)
 
 
 @router.post("/{alarm_id}/out-of-service", response_model=AlarmOut, **WRITE)
-def out_of_service(request: Request, alarm_id: int, body: ReasonIn, by: OperatorDep) -> AlarmOut:
+def out_of_service(request: Request, alarm_id: IdPath, body: ReasonIn, by: OperatorDep) -> AlarmOut:
     return _act(request, alarm_id, actions.take_out_of_service, by, utcnow(), body.reason)
 
 
 @router.post("/{alarm_id}/return-to-service", response_model=AlarmOut, **WRITE)
-def return_to_service(request: Request, alarm_id: int, body: NoteIn, by: OperatorDep) -> AlarmOut:
+def return_to_service(
+    request: Request, alarm_id: IdPath, body: NoteIn, by: OperatorDep
+) -> AlarmOut:
     return _act(request, alarm_id, actions.return_to_service, by, utcnow(), body.note)
 
 

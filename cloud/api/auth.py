@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from cloud.api.deps import SessionDep
+from cloud.api.deps import IdPath, SessionDep
 from cloud.api.security import CSRF_COOKIE, EVERYONE, SESSION_COOKIE, PrincipalDep, allow
 from cloud.auth import accounts
 from cloud.auth.roles import Role
@@ -67,8 +67,13 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=120)
-    scopes: list[Role] = Field(min_length=1, description="the roles the token may act as")
-    username: str | None = Field(default=None, description="whose token; default: yours")
+    # At most one of each role; a longer list can only repeat them.
+    scopes: list[Role] = Field(
+        min_length=1, max_length=len(Role), description="the roles the token may act as"
+    )
+    username: str | None = Field(
+        default=None, min_length=1, max_length=64, description="whose token; default: yours"
+    )
 
 
 class TokenOut(BaseModel):
@@ -161,7 +166,7 @@ def add_user(session: SessionDep, body: UserIn) -> UserOut:
 @router.patch(
     "/users/{user_id}", response_model=UserOut, summary="Change a role, disable, reset", **ADMIN
 )
-def change_user(session: SessionDep, user_id: int, body: UserChange) -> UserOut:
+def change_user(session: SessionDep, user_id: IdPath, body: UserChange) -> UserOut:
     user = session.get(UserRecord, user_id)
     if user is None:
         raise HTTPException(404, f"user {user_id} does not exist")
@@ -203,7 +208,7 @@ def make_token(session: SessionDep, principal: PrincipalDep, body: TokenIn) -> N
 @router.delete(
     "/tokens/{token_id}", response_model=TokenOut, summary="Revoke an API token", **ADMIN
 )
-def revoke_token(session: SessionDep, token_id: int) -> TokenOut:
+def revoke_token(session: SessionDep, token_id: IdPath) -> TokenOut:
     record = session.get(ApiTokenRecord, token_id)
     if record is None:
         raise HTTPException(404, f"token {token_id} does not exist")

@@ -28,7 +28,7 @@ from cloud.api.card_schemas import (
     NoteBody,
     card_out,
 )
-from cloud.api.deps import SessionDep, SiteDep
+from cloud.api.deps import IdPath, SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
 from cloud.api.security import allow
 from cloud.auth.roles import PARKING_STAFF, Role
@@ -180,7 +180,7 @@ def card_lists(
 def card_detail(
     session: SessionDep,
     site: SiteDep,
-    card_id: int,
+    card_id: IdPath,
 ) -> CardDetail:
     with _rules():
         card = cards.get_card(session, site.id, card_id)
@@ -207,7 +207,7 @@ def edit_card(
     session: SessionDep,
     site: SiteDep,
     operator: OperatorDep,
-    card_id: int,
+    card_id: IdPath,
     body: CardEdit,
 ) -> CardOut:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
@@ -233,7 +233,7 @@ def report_lost(
     session: SessionDep,
     site: SiteDep,
     operator: OperatorDep,
-    card_id: int,
+    card_id: IdPath,
     body: NoteBody | None = None,
 ) -> CardOut:
     def lose(s: Site) -> CardRecord:
@@ -254,7 +254,7 @@ def extend(
     session: SessionDep,
     site: SiteDep,
     operator: OperatorDep,
-    card_id: int,
+    card_id: IdPath,
     body: ExtendBody,
 ) -> CardOut:
     def do(site: Site) -> CardRecord:
@@ -305,7 +305,7 @@ def suspension(
     session: SessionDep,
     site: SiteDep,
     operator: OperatorDep,
-    card_id: int,
+    card_id: IdPath,
     action: Literal["suspend", "reactivate"],
     body: NoteBody | None = None,
 ) -> CardOut:

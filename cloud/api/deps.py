@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
+from pydantic import AfterValidator, AwareDatetime, Field
 from sqlalchemy.orm import Session
 
 from cloud.models import utcnow
@@ -66,3 +67,34 @@ def clock_now() -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(clock_now)]
+
+
+# Limits on what a request may name. A number or date past them is refused with a 422 naming the
+# limit; without them it reached SQLite ("Python int too large to convert to SQLite INTEGER") or
+# date arithmetic ("date value out of range") and became a 500.
+INT64_MAX = 2**63 - 1
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9000, 12, 31)
+
+
+def _day_in_range(day: date | None) -> date | None:
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"a date must lie between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+def _instant_in_range(when: datetime | None) -> datetime | None:
+    if when is not None:
+        _day_in_range(when.date())
+    return when
+
+
+RECORD_ID = {"ge": 1, "le": INT64_MAX, "description": "a record id (1 to 2^63-1)"}
+# A record's id in a path: a 64-bit database key, so anything larger cannot name a record.
+IdPath = Annotated[int, Path(**RECORD_ID)]
+# A record's id in a request body.
+IdField = Annotated[int, Field(**RECORD_ID)]
+# A date or time a request gives: within the years any record can have (and date arithmetic holds).
+Day = Annotated[date, AfterValidator(_day_in_range)]
+Instant = Annotated[datetime, AfterValidator(_instant_in_range)]
+AwareInstant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cloud.api.deps import SessionDep, SiteDep
+from cloud.api.deps import Day, IdPath, SessionDep, SiteDep
 from cloud.api.duty_schemas import (
     AcceptIn,
     DutyStatus,
@@ -87,7 +87,7 @@ def get_shifts(site: SiteDep) -> ShiftsOut:
     **allow(Role.OPERATOR, Role.MANAGER),
 )
 def set_roster(
-    site: SiteDep, session: SessionDep, operator: OperatorDep, shift: str, day: date, body: RosterIn
+    site: SiteDep, session: SessionDep, operator: OperatorDep, shift: str, day: Day, body: RosterIn
 ) -> ShiftOut:
     _configured(site)
     if shift not in site.duty.shifts:
@@ -170,9 +170,7 @@ def _entries_out(session: SessionDep, entries: list[DutyLogEntry]) -> list[Entry
 def get_log(
     site: SiteDep,
     session: SessionDep,
-    day: Annotated[
-        date | None, Query(description="local date a shift began; default today")
-    ] = None,
+    day: Annotated[Day | None, Query(description="local date a shift began; default today")] = None,
     shift: Annotated[str | None, Query(description="only this shift")] = None,
 ) -> list[EntryOut]:
     when = day or shifts.local_date(site, utcnow())
@@ -223,7 +221,7 @@ def write(site: SiteDep, session: SessionDep, operator: OperatorDep, body: Entry
     responses={405: {"description": NEVER_EDITED}},
     **WRITE,
 )
-def never_edit_entry(entry_id: int) -> None:
+def never_edit_entry(entry_id: IdPath) -> None:
     raise HTTPException(405, NEVER_EDITED, headers={"Allow": "GET"})
 
 
@@ -270,7 +268,7 @@ def get_draft(
     site: SiteDep,
     session: SessionDep,
     shift: str | None = None,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[Day | None, Query(alias="date")] = None,
 ) -> dict[str, object]:
     return draft(session, site, _shift(session, site, shift, day), utcnow())
 
@@ -296,7 +294,7 @@ def sign(site: SiteDep, session: SessionDep, operator: OperatorDep, body: SignIn
     **WRITE,
 )
 def accept(
-    site: SiteDep, session: SessionDep, operator: OperatorDep, handover_id: int, body: AcceptIn
+    site: SiteDep, session: SessionDep, operator: OperatorDep, handover_id: IdPath, body: AcceptIn
 ) -> HandoverOut:
     handover = _handover(session, site, handover_id)
     return _commit(
@@ -312,7 +310,7 @@ def _commit(session: SessionDep, do: Callable[[], Handover]) -> HandoverOut:
     return HandoverOut.model_validate(handover)
 
 
-def _handover(session: SessionDep, site: Site, handover_id: int) -> Handover:
+def _handover(session: SessionDep, site: Site, handover_id: IdPath) -> Handover:
     found = session.get(Handover, handover_id)
     if found is None or found.site != site.id:
         raise HTTPException(404, f"handover {handover_id} does not exist in site {site.id!r}")
@@ -325,8 +323,8 @@ def _handover(session: SessionDep, site: Site, handover_id: int) -> Handover:
 def list_handovers(
     site: SiteDep,
     session: SessionDep,
-    begin: Annotated[date | None, Query(alias="from", description="first shift date")] = None,
-    end: Annotated[date | None, Query(alias="to", description="last shift date")] = None,
+    begin: Annotated[Day | None, Query(alias="from", description="first shift date")] = None,
+    end: Annotated[Day | None, Query(alias="to", description="last shift date")] = None,
     status: Annotated[str | None, Query(description="signed or accepted")] = None,
 ) -> list[HandoverOut]:
     query = select(Handover).where(Handover.site == site.id)
@@ -346,7 +344,7 @@ def list_handovers(
     summary="One handover in full",
     **READ,
 )
-def get_handover(site: SiteDep, session: SessionDep, handover_id: int) -> HandoverDetail:
+def get_handover(site: SiteDep, session: SessionDep, handover_id: IdPath) -> HandoverDetail:
     handover = _handover(session, site, handover_id)
     record = session.get(SealedRecord, handover.sealed_id) if handover.sealed_id else None
     seal = SealOut.model_validate(record, from_attributes=True) if record else None
@@ -379,5 +377,5 @@ def get_handover(site: SiteDep, session: SessionDep, handover_id: int) -> Handov
     responses={405: {"description": SEALED}},
     **WRITE,
 )
-def never_edit_handover(handover_id: int) -> None:
+def never_edit_handover(handover_id: IdPath) -> None:
     raise HTTPException(405, SEALED, headers={"Allow": "GET"})

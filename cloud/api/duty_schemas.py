@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.deps import IdField
 from cloud.duty.shifts import ShiftInstance
 
 
@@ -63,15 +64,17 @@ class EntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(
-        description="status_check, panel_check, alarm_handled, phone_call, visitor, other"
+        max_length=32,
+        description="status_check, panel_check, alarm_handled, phone_call, visitor, other",
     )
     text: str = Field(min_length=1, max_length=4000)
-    alarm_id: int | None = None
+    alarm_id: IdField | None = None
     location: str | None = Field(default=None, max_length=200)
     cause: str | None = Field(default=None, max_length=2000)
     handling: str | None = Field(default=None, max_length=2000)
-    details: dict[str, Any] | None = None
-    corrects_id: int | None = Field(default=None, description="the entry this one corrects")
+    # Free-form extras of an entry kind: a few keys, never an unbounded document.
+    details: dict[str, Any] | None = Field(default=None, max_length=50)
+    corrects_id: IdField | None = Field(default=None, description="the entry this one corrects")
 
 
 class EntryOut(BaseModel):

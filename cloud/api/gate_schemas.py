@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.deps import IdField
 from cloud.gates.report import Unloading
 
 
@@ -57,7 +58,7 @@ class RegistrationIn(BaseModel):
     driver: str | None = Field(default=None, max_length=120)
     purpose: Purpose = "visit"
     notes: str | None = Field(default=None, max_length=500)
-    pass_id: int | None = Field(default=None, description="the denied read it answers, if any")
+    pass_id: IdField | None = Field(default=None, description="the denied read it answers, if any")
     let_through: bool = True
 
 

@@ -3,7 +3,6 @@ stranger vehicle and letting it through, and the day report."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -11,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import SessionDep, SiteDep
+from cloud.api.deps import Day, Instant, SessionDep, SiteDep
 from cloud.api.gate_schemas import (
     DayReportOut,
     LaneOut,
@@ -62,7 +61,7 @@ def passes(
     reason: Annotated[
         str | None, Query(description="valid, lost, unknown, anti_passback, …")
     ] = None,
-    since: Annotated[datetime | None, Query(description="from this time (ISO 8601)")] = None,
+    since: Annotated[Instant | None, Query(description="from this time (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[PassOut]:
     query = select(GatePassRecord).where(GatePassRecord.site == site.id)
@@ -191,7 +190,7 @@ def lanes(site: SiteDep) -> list[LaneOut]:
 def registrations(
     session: SessionDep,
     site: SiteDep,
-    since: Annotated[datetime | None, Query(description="from this time (ISO 8601)")] = None,
+    since: Annotated[Instant | None, Query(description="from this time (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[RegistrationOut]:
     query = select(VehicleRegistration).where(VehicleRegistration.site == site.id)
@@ -205,7 +204,7 @@ def registrations(
 def report(
     session: SessionDep,
     site: SiteDep,
-    day: Annotated[date | None, Query(description="site-local date; default today")] = None,
+    day: Annotated[Day | None, Query(description="site-local date; default today")] = None,
 ) -> DayReportOut:
     now = utcnow()
     when = day or now.astimezone(ZoneInfo(site.timezone)).date()

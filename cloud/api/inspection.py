@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import NowDep, SessionDep, SiteDep
+from cloud.api.deps import Day, NowDep, SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
 from cloud.api.security import allow
 from cloud.api.telemetry import telemetry_reader
@@ -32,7 +32,7 @@ READ = allow(*CONTROL_ROOM)
 WRITE = allow(Role.ENGINEER)
 ReaderDep = Annotated[TelemetryReader, Depends(telemetry_reader)]
 Room = Annotated[str, Path(description="a pump room id of the site file's inspection section")]
-Week = Annotated[date, Path(description="the Monday (site-local) the week begins")]
+Week = Annotated[Day, Path(description="the Monday (site-local) the week begins")]
 SEALED = "a signed inspection is sealed and never changes"
 
 
@@ -46,7 +46,10 @@ class ChecklistAnswer(BaseModel):
 class SignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    checklist: dict[str, ChecklistAnswer] = Field(description="every checklist item, answered")
+    # Bounded: a site's checklist has a handful of items; unknown ones are refused by name.
+    checklist: dict[str, ChecklistAnswer] = Field(
+        max_length=100, description="every checklist item, answered"
+    )
     notes: str | None = Field(default=None, max_length=4000)
 
 

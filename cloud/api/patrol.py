@@ -7,17 +7,17 @@ UTC in answers; a time or date given without a zone is the site's local time.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy.orm import Session, selectinload
 
 from cloud.api import patrol_board as live
 from cloud.api import patrol_reports as reports
 from cloud.api import patrol_views as views
 from cloud.api.alarms import perform
-from cloud.api.deps import SessionDep, SiteDep
+from cloud.api.deps import Day, IdPath, Instant, SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
 from cloud.api.patrol_schemas import (
     Board,
@@ -53,11 +53,11 @@ def patrol_now() -> datetime:
 
 NowDep = Annotated[datetime, Depends(patrol_now)]
 From = Annotated[
-    datetime | None,
+    Instant | None,
     Query(alias="from", description="from this time (inclusive); no zone: the site's local time"),
 ]
 To = Annotated[
-    datetime | None,
+    Instant | None,
     Query(alias="to", description="before this time (exclusive); no zone: the site's local time"),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")]
@@ -131,9 +131,7 @@ def get_tours(
 
 
 @router.get("/tours/{tour_id}", response_model=TourDetail, summary="One tour in detail", **READ)
-def get_tour(
-    tour_id: Annotated[int, Path(description="the tour's id")], site: SiteDep, session: SessionDep
-) -> TourDetail:
+def get_tour(tour_id: IdPath, site: SiteDep, session: SessionDep) -> TourDetail:
     """The tour with each checkpoint's expected time, window, deadline, tap and verdict (late
     minutes when late), every tap of the tour and the incidents reported on it."""
     tour = _tour(session, site, tour_id)
@@ -184,7 +182,7 @@ def get_timeline(
     now: NowDep,
     route: Annotated[str | None, Query(description="route id; default: every route")] = None,
     day: Annotated[
-        date | None, Query(alias="date", description="site-local date; default: today")
+        Day | None, Query(alias="date", description="site-local date; default: today")
     ] = None,
 ) -> Timeline:
     """Every tour of a site-local day as a bar from start to end with its outcome: walked
@@ -210,10 +208,10 @@ def get_report(
     session: SessionDep,
     now: NowDep,
     first: Annotated[
-        date | None, Query(alias="from", description="first site-local date; default: 6 days ago")
+        Day | None, Query(alias="from", description="first site-local date; default: 6 days ago")
     ] = None,
     last: Annotated[
-        date | None,
+        Day | None,
         Query(alias="to", description="last site-local date (inclusive); default: today"),
     ] = None,
     by: Annotated[

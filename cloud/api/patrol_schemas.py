@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.deps import IdField
 from cloud.patrol.incidents import IncidentCategory
 from sitewatch.patrolconfig import Schedule
 
@@ -246,7 +247,7 @@ class IncidentIn(BaseModel):
     checkpoint: str = Field(min_length=1, max_length=64, description="where it was found")
     category: IncidentCategory
     notes: str = Field(min_length=1, max_length=2000)
-    tour_id: int | None = Field(default=None, description="the tour it was found on, if any")
+    tour_id: IdField | None = Field(default=None, description="the tour it was found on, if any")
     major: bool | None = Field(
         default=None,
         description="raise an alarm; default: yes for leak, suspicious_person and fire_hazard",

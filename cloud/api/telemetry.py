@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
+from cloud.api.deps import AwareInstant
 from cloud.api.security import allow
 from cloud.auth.roles import CONTROL_ROOM
 from cloud.models import utcnow
@@ -49,10 +50,10 @@ def get_series(
     device: str,
     point: str,
     start: Annotated[
-        AwareDatetime | None, Query(description="ISO 8601 with zone; default: end - 24 h")
+        AwareInstant | None, Query(description="ISO 8601 with zone; default: end - 24 h")
     ] = None,
     end: Annotated[
-        AwareDatetime | None, Query(description="ISO 8601 with zone; default: now")
+        AwareInstant | None, Query(description="ISO 8601 with zone; default: now")
     ] = None,
 ) -> list[TrendPoint]:
     known = request.app.state.sites.get(site)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -82,11 +83,35 @@ def _describe(error: ValidationError) -> str:
     )
 
 
+def _unreadable(reader: csv.DictReader, exc: csv.Error) -> RowError:
+    return RowError(reader.line_num or 1, None, f"not readable as CSV, import stopped here: {exc}")
+
+
+def _rows(reader: csv.DictReader, result: ImportResult) -> Iterator[dict[str, str]]:
+    """The rows, until one the csv module cannot read (a field over its 128 KiB limit, a stray
+    quote in strict mode): that one is reported as a row error and ends the import, where it
+    used to escape as csv.Error and make the API answer 500."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            result.errors.append(_unreadable(reader, exc))
+            return
+        yield row
+
+
 def import_cards(session: Session, site: Site, text: str, by: str) -> ImportResult:
     """Import the rows of `text` (CSV with a header naming COLUMNS; card, holder, type needed)."""
     result = ImportResult()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = {"card", "holder", "type"} - set(reader.fieldnames or ())
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        result.errors.append(_unreadable(reader, exc))
+        return result
+    missing = {"card", "holder", "type"} - set(header or ())
     if missing:
         result.errors.append(
             RowError(
@@ -97,11 +122,11 @@ def import_cards(session: Session, site: Site, text: str, by: str) -> ImportResu
             )
         )
         return result
-    unknown = set(reader.fieldnames or ()) - set(COLUMNS)
+    unknown = set(header or ()) - set(COLUMNS)
     if unknown:
         result.errors.append(RowError(1, None, f"unknown column(s): {', '.join(sorted(unknown))}"))
         return result
-    for index, row in enumerate(reader):
+    for index, row in enumerate(_rows(reader, result)):
         line = reader.line_num
         if index >= MAX_ROWS:
             result.errors.append(
