@@ -23,6 +23,8 @@ from cloud.api import (
     stream,
     telemetry,
 )
+from cloud.api.errors import publish_true_errors
+from cloud.api.limits import BodySizeLimit
 from sitewatch import __version__
 from sitewatch.siteconfig import Site
 
@@ -63,4 +65,7 @@ def create_app(
     app.include_router(duty.router)
     app.include_router(inspection.router)
     app.include_router(console.router)
+    publish_true_errors(app)
+    # Outermost: an oversized body is refused before anything reads it.
+    app.add_middleware(BodySizeLimit)
     return app
