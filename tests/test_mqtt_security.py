@@ -419,6 +419,10 @@ async def test_real_edges_and_the_cloud_each_on_their_own_login(
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(cloud.run())]
             await cloud.started()
+            # Subscribed before the edges publish: a birth nobody hears is re-sent only after
+            # the edge's confirmation timeout (30 s), longer than this test waits.
+            assert cloud.ingest is not None
+            await eventually(lambda: _true(cloud.ingest.connected.is_set()), timeout=20)
             tasks += [group.create_task(pumproom.run()), group.create_task(gate.run())]
 
             async def both_online() -> bool:
