@@ -30,6 +30,7 @@ from cloud.api.duty_schemas import (
     SignIn,
 )
 from cloud.api.operator import OperatorDep
+from cloud.api.refusals import never_changed, refuse_changes
 from cloud.api.security import allow
 from cloud.auth.roles import CONTROL_ROOM, Role
 from cloud.duty import handover as handovers
@@ -197,32 +198,11 @@ def write(site: SiteDep, session: SessionDep, operator: OperatorDep, body: Entry
     return EntryOut.model_validate(entry)
 
 
-@router.patch(
-    "/log/{entry_id}",
-    operation_id="never_edit_entry_patch",
-    status_code=405,
-    summary="Refused: entries are never changed",
-    responses={405: {"description": NEVER_EDITED}},
-    **WRITE,
-)
-@router.put(
-    "/log/{entry_id}",
-    operation_id="never_edit_entry_put",
-    status_code=405,
-    summary="Refused: entries are never changed",
-    responses={405: {"description": NEVER_EDITED}},
-    **WRITE,
-)
-@router.delete(
-    "/log/{entry_id}",
-    operation_id="never_edit_entry_delete",
-    status_code=405,
-    summary="Refused: entries are never changed",
-    responses={405: {"description": NEVER_EDITED}},
-    **WRITE,
-)
 def never_edit_entry(entry_id: IdPath) -> None:
-    raise HTTPException(405, NEVER_EDITED, headers={"Allow": "GET"})
+    raise never_changed(NEVER_EDITED)
+
+
+refuse_changes(router, "/log/{entry_id}", never_edit_entry, NEVER_EDITED, **WRITE)
 
 
 @router.get(
@@ -353,29 +333,8 @@ def get_handover(site: SiteDep, session: SessionDep, handover_id: IdPath) -> Han
     )
 
 
-@router.patch(
-    "/handovers/{handover_id}",
-    operation_id="never_edit_handover_patch",
-    status_code=405,
-    summary="Refused: handovers are never changed",
-    responses={405: {"description": SEALED}},
-    **WRITE,
-)
-@router.put(
-    "/handovers/{handover_id}",
-    operation_id="never_edit_handover_put",
-    status_code=405,
-    summary="Refused: handovers are never changed",
-    responses={405: {"description": SEALED}},
-    **WRITE,
-)
-@router.delete(
-    "/handovers/{handover_id}",
-    operation_id="never_edit_handover_delete",
-    status_code=405,
-    summary="Refused: handovers are never changed",
-    responses={405: {"description": SEALED}},
-    **WRITE,
-)
 def never_edit_handover(handover_id: IdPath) -> None:
-    raise HTTPException(405, SEALED, headers={"Allow": "GET"})
+    raise never_changed(SEALED)
+
+
+refuse_changes(router, "/handovers/{handover_id}", never_edit_handover, SEALED, **WRITE)

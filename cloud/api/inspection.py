@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from cloud.api.deps import Day, NowDep, SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
+from cloud.api.refusals import never_changed, refuse_changes
 from cloud.api.security import allow
 from cloud.api.telemetry import telemetry_reader
 from cloud.auth.roles import CONTROL_ROOM, Role
@@ -190,32 +191,11 @@ def sign_week(
     return {"report": found.report, "signed": _signed_out(session, found)}
 
 
-@router.patch(
-    "/rooms/{room}/weeks/{monday}",
-    operation_id="never_change_patch",
-    status_code=405,
-    summary="Refused: a signed inspection never changes",
-    responses={405: {"description": SEALED}},
-    **WRITE,
-)
-@router.put(
-    "/rooms/{room}/weeks/{monday}",
-    operation_id="never_change_put",
-    status_code=405,
-    summary="Refused: a signed inspection never changes",
-    responses={405: {"description": SEALED}},
-    **WRITE,
-)
-@router.delete(
-    "/rooms/{room}/weeks/{monday}",
-    operation_id="never_change_delete",
-    status_code=405,
-    summary="Refused: a signed inspection never changes",
-    responses={405: {"description": SEALED}},
-    **WRITE,
-)
 def never_change(room: Room, monday: Week) -> None:
-    raise HTTPException(405, SEALED, headers={"Allow": "GET"})
+    raise never_changed(SEALED)
+
+
+refuse_changes(router, "/rooms/{room}/weeks/{monday}", never_change, SEALED, **WRITE)
 
 
 @router.get("/rooms/{room}/history", summary="Weekly reports, newest first, signed or not", **READ)
