@@ -75,3 +75,16 @@ async def desk(sessions: sessionmaker[Session], example_site: Site) -> AsyncIter
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=OPERATOR) as api:
         yield GateDesk(sessions, example_site, api, commands)
+
+
+@pytest.fixture
+async def api(
+    sessions: sessionmaker[Session], example_site: Site
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The example site's API in process, on each database backend, as the admin 王芳."""
+    app = create_app(sessions, {example_site.id: example_site})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers=OPERATOR
+    ) as client:
+        yield client

@@ -6,26 +6,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.limits import MIB
-from cloud.app import create_app
-from sitewatch.siteconfig import Site
-from tests.users import OPERATOR
 
 TOO_BIG_ID = 2**63  # one past a 64-bit key: reached SQLite as an OverflowError, a 500
-
-
-@pytest.fixture
-async def api(
-    sessions: sessionmaker[Session], example_site: Site
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(sessions, {example_site.id: example_site})
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sitewatch", headers=OPERATOR
-    ) as client:
-        yield client
 
 
 @pytest.mark.parametrize(

@@ -3,28 +3,12 @@ record afterwards refused with what to do instead."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.app import create_app
 from cloud.records.seal import verify
-from sitewatch.siteconfig import Site
 from tests.gate_desk import OPERATOR
-
-
-@pytest.fixture
-async def api(
-    sessions: sessionmaker[Session], example_site: Site
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(sessions, {example_site.id: example_site})
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://t", headers=OPERATOR
-    ) as client:
-        yield client
 
 
 async def post(api: httpx.AsyncClient, path: str, body: object) -> httpx.Response:

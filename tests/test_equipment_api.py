@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
-from cloud.app import create_app
 from cloud.auth.roles import Role
 from cloud.models import AlarmRecord
 from sitewatch import wire
 from sitewatch.siteconfig import Site
-from tests.users import OPERATOR, headers
+from tests.users import headers
 
 PUMP = "/api/equipment/harbour-view/pumproom/fire-pump-1"
 ENGINEER = headers(Role.ENGINEER)  # 李工
-
-
-@pytest.fixture
-async def api(
-    sessions: sessionmaker[Session], example_site: Site
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(sessions, {example_site.id: example_site})
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sitewatch", headers=OPERATOR
-    ) as client:
-        yield client
 
 
 def fault(sessions: sessionmaker[Session], site: Site, seq: int, value: bool) -> str:

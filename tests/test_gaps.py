@@ -5,12 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,18 +21,6 @@ from tests.users import OPERATOR
 
 STREAM = "0123456789abcdef"
 NEW_STREAM = "fedcba9876543210"
-
-
-@pytest.fixture
-async def api(
-    sessions: sessionmaker[Session], example_site: Site
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(sessions, {example_site.id: example_site})
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sitewatch", headers=OPERATOR
-    ) as client:
-        yield client
 
 
 async def get_json(api: httpx.AsyncClient, path: str, **params: str) -> Any:
