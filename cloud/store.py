@@ -214,17 +214,42 @@ def _apply_node(work: WorkingSet, site: Site, msg: wire.Envelope) -> bool:
     return False
 
 
-def prepare(work: WorkingSet, messages: list[wire.AnyMessage]) -> None:
-    """Load in bulk what storing these messages will touch (optional: it saves queries)."""
-    work.load(((m.site, m.node) for m in messages), points=False, devices=False, alarms=False)
-    envelopes = [m for m in messages if isinstance(m, wire.Envelope)]
+def message_row(msg: wire.Envelope, raw: bytes | None) -> dict[str, Any]:
+    """The `messages` row of an envelope; `raw` (the bytes as received) is kept verbatim."""
+    return {
+        "site": msg.site,
+        "node": msg.node,
+        "stream": msg.stream,
+        "seq": msg.seq,
+        "boot": msg.boot,
+        "kind": msg.KIND.value,
+        "source_ts": msg.ts,
+        "payload": raw.decode() if raw is not None else msg.model_dump_json(),
+    }
+
+
+def prepare(
+    work: WorkingSet, sites: dict[str, Site], messages: list[tuple[wire.AnyMessage, bytes | None]]
+) -> None:
+    """Load in bulk what storing these messages will touch, and store the positions of those
+    this cloud accepts in one statement (optional: `apply` does both per message otherwise)."""
+    work.load(((m.site, m.node) for m, _ in messages), points=False, devices=False, alarms=False)
+    accepted: list[tuple[wire.Envelope, bytes | None]] = []
+    for msg, raw in messages:
+        if not isinstance(msg, wire.Envelope):
+            continue
+        try:
+            check(sites, msg)
+        except Rejected:
+            continue  # apply() dead-letters it; its position must not be stored
+        accepted.append((msg, raw))
     with_values = {
         (m.site, m.node)
-        for m in envelopes
+        for m, _ in accepted
         if any(isinstance(item, wire.PointValue) for item in _items(m))
     }
     work.load(with_values, devices=False)
-    work.load_positions((m.site, m.node, m.stream, m.seq) for m in envelopes)
+    work.claim_all([message_row(m, raw) for m, raw in accepted])
 
 
 def apply(
@@ -241,20 +266,9 @@ def apply(
         _apply_death(work, site, msg)
         return None
     assert isinstance(msg, wire.Envelope)  # check() refused everything else
-    if work.seen((msg.site, msg.node, msg.stream, msg.seq)):
+    position = (msg.site, msg.node, msg.stream, msg.seq)
+    if not work.claim(position, lambda: message_row(msg, raw)):
         return Stored(msg.site, msg.node, msg.stream, msg.seq, duplicate=True)
-    work.add_message(
-        {
-            "site": msg.site,
-            "node": msg.node,
-            "stream": msg.stream,
-            "seq": msg.seq,
-            "boot": msg.boot,
-            "kind": msg.KIND.value,
-            "source_ts": msg.ts,
-            "payload": raw.decode() if raw is not None else msg.model_dump_json(),
-        }
-    )
     rebirth = _apply_node(work, site, msg)
     for item in _items(msg):
         if isinstance(item, wire.PointValue):

@@ -9,10 +9,11 @@ outlives its transaction, so several workers never act on each other's stale cop
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.models import (
@@ -54,7 +55,7 @@ class WorkingSet:
         self.sites = sites or {}
         self.telemetry = telemetry
         self._samples: list[TelemetrySample] = []
-        self._locking = session.get_bind().dialect.name == "postgresql"
+        self._postgresql = session.get_bind().dialect.name == "postgresql"
         self._loaded_nodes: set[NodeKey] = set()
         self._loaded_points: set[NodeKey] = set()
         self._loaded_devices: set[NodeKey] = set()
@@ -65,9 +66,8 @@ class WorkingSet:
         self._points: dict[NodeKey, dict[PointKey, PointRecord]] = defaultdict(dict)
         self._devices: dict[DeviceKey, DeviceRecord] = {}
         self._alarms: dict[PointKey, list[AlarmRecord]] = defaultdict(list)
-        self._seen: set[Position] = set()
-        self._checked: set[Position] = set()
-        self._new_messages: list[dict[str, Any]] = []
+        self._checked: set[Position] = set()  # positions offered to the messages table
+        self._fresh: set[Position] = set()  # of those, inserted by us and not yet claimed
 
     # -- loading -------------------------------------------------------------------------
 
@@ -96,7 +96,7 @@ class WorkingSet:
         loaded.update(wanted)
         for chunk in _chunks(wanted):
             query = select(model).where(tuple_(model.site, model.node).in_(chunk))
-            if model is NodeRecord and self._locking:
+            if model is NodeRecord and self._postgresql:
                 # Several workers: a node's rows change under one worker at a time. Nodes are
                 # locked in sorted order, so two batches never wait on each other in a circle.
                 query = query.with_for_update()
@@ -121,26 +121,49 @@ class WorkingSet:
     def _keep_tag(self, tag: EquipmentTag) -> None:
         self._tags[(tag.site, tag.node, tag.device)] = tag
 
-    def load_positions(self, positions: Iterable[Position]) -> None:
-        """Learn which of these positions are already stored (one query per stream and chunk)."""
-        by_stream: dict[tuple[str, str, str], set[int]] = defaultdict(set)
-        for position in positions:
-            if position in self._checked:
-                continue
-            self._checked.add(position)
-            site, node, stream, seq = position
-            by_stream[(site, node, stream)].add(seq)
-        for (site, node, stream), seqs in by_stream.items():
-            for chunk in _chunks(sorted(seqs)):
-                for seq in self.session.scalars(
-                    select(StoredMessage.seq).where(
-                        StoredMessage.site == site,
-                        StoredMessage.node == node,
-                        StoredMessage.stream == stream,
-                        StoredMessage.seq.in_(chunk),
-                    )
-                ):
-                    self._seen.add((site, node, stream, seq))
+    def claim_all(self, rows: list[dict[str, Any]]) -> None:
+        """Insert these `messages` rows now, skipping positions already stored, and remember
+        which ones this batch stored first: `claim` then hands each of those out once.
+
+        One INSERT ... ON CONFLICT DO NOTHING RETURNING for the batch instead of a SELECT per
+        stream and an INSERT: the unique index answers the dedup question, and a position that
+        a concurrent worker inserts (uncommitted) makes ours wait for its outcome, so two
+        workers never both store one message.
+        """
+        fresh: list[dict[str, Any]] = []
+        for row in rows:
+            position = (row["site"], row["node"], row["stream"], row["seq"])
+            if position not in self._checked:
+                self._checked.add(position)
+                fresh.append(row)
+        if not fresh:
+            return
+        received_at = utcnow()
+        for row in fresh:
+            row.setdefault("received_at", received_at)
+        for chunk in _chunks(fresh):
+            for position in self.session.execute(self._insert_new(), chunk):
+                self._fresh.add(tuple(position))  # type: ignore[arg-type]
+
+    def claim(self, position: Position, row: Callable[[], dict[str, Any]]) -> bool:
+        """True the first time a message's position is stored (this is the message to apply);
+        False for a duplicate, stored before or earlier in this batch. A position that
+        `claim_all` did not see is inserted now, as `row()`."""
+        if position not in self._checked:
+            self.claim_all([row()])
+        if position in self._fresh:
+            self._fresh.discard(position)
+            return True
+        return False
+
+    def _insert_new(self) -> Any:
+        table = StoredMessage.__table__
+        dialect = postgresql if self._postgresql else sqlite
+        return (
+            dialect.insert(table)
+            .on_conflict_do_nothing(index_elements=["site", "node", "stream", "seq"])
+            .returning(table.c.site, table.c.node, table.c.stream, table.c.seq)
+        )
 
     # -- reading and changing ------------------------------------------------------------
 
@@ -195,19 +218,6 @@ class WorkingSet:
         self.session.add(alarm)
         self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)].append(alarm)
 
-    def seen(self, position: Position) -> bool:
-        """Whether the position is stored, in this batch or before (see `load_positions`)."""
-        if position not in self._checked:
-            self.load_positions([position])
-        return position in self._seen
-
-    def add_message(self, row: dict[str, Any]) -> None:
-        """A `messages` row, inserted with the others in one statement at `flush`."""
-        position = (row["site"], row["node"], row["stream"], row["seq"])
-        self._seen.add(position)
-        self._checked.add(position)
-        self._new_messages.append(row)
-
     def add_sample(self, sample: TelemetrySample) -> None:
         self._samples.append(sample)
 
@@ -216,11 +226,3 @@ class WorkingSet:
             self.telemetry.store(self.session, self._samples)
         self._samples = []
         self.session.flush()
-        if self._new_messages:
-            received_at = utcnow()
-            for row in self._new_messages:
-                row.setdefault("received_at", received_at)
-            # A Core insert of the table, not of the mapped class: the ORM's bulk path costs
-            # more than the statement itself at thousands of rows a second.
-            self.session.execute(StoredMessage.__table__.insert(), self._new_messages)
-            self._new_messages = []

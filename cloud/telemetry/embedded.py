@@ -56,8 +56,9 @@ class EmbeddedSink:
     def store(self, session: Session, samples: list[TelemetrySample]) -> None:
         rows = sample_rows(samples)
         if rows:
-            # A Core insert: the ORM's unit of work costs more than the statement at this rate.
-            session.execute(insert(RawSample), rows)
+            # A Core insert of the table, not of the mapped class: `insert(RawSample)` would take
+            # the ORM's bulk path, which costs more than the statement itself at this rate.
+            session.execute(RawSample.__table__.insert(), rows)
 
 
 @dataclass(frozen=True)
