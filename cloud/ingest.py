@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from cloud import store
 from cloud.alarms import clock, lifecycle
 from cloud.alarms.feed import AlarmFeed
+from cloud.ingest_client import IngestClient
 from cloud.models import utcnow
 from cloud.telemetry import TelemetrySink
 from cloud.working_set import WorkingSet
@@ -41,6 +42,10 @@ TICK_EVERY_S = 1.0
 CONFLICT_ATTEMPTS = 3
 ACK_WINDOW = 1000  # acks paho may have in flight
 RECEIVE_MAXIMUM = 1000  # messages the broker may push to a worker before its PUBACKs
+
+
+def _client_class() -> type[mqtt.Client]:
+    return IngestClient if IngestClient.supported() else mqtt.Client
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class Ingest:
         if share_group is None:
             # One worker: 3.1.1 with a clean session, which every broker we meet speaks (amqtt
             # has no MQTT 5).
-            self._client = mqtt.Client(
+            self._client: mqtt.Client = _client_class()(
                 mqtt.CallbackAPIVersion.VERSION2,
                 client_id=client_id,
                 protocol=mqtt.MQTTv311,
@@ -100,7 +105,7 @@ class Ingest:
         else:
             # Several workers share the load through an MQTT 5 shared subscription, each with a
             # clean start: a persistent member that is offline would keep its share of messages.
-            self._client = mqtt.Client(
+            self._client = _client_class()(
                 mqtt.CallbackAPIVersion.VERSION2,
                 client_id=client_id,
                 protocol=mqtt.MQTTv5,
@@ -288,9 +293,7 @@ class Ingest:
             for one in decoded:
                 confirmations.extend(self._store_alone(one))
         # Committed: now it is safe to tell the broker and the edges.
-        for incoming in batch:
-            if incoming.qos > 0:
-                self._client.ack(incoming.mid, incoming.qos)
+        self._ack_to_broker(batch)
         for stored in confirmations:
             self._pending_acks[(stored.site, stored.node, stored.stream)].append(stored.seq)
             if stored.rebirth:
@@ -298,6 +301,15 @@ class Ingest:
         self.stored_count += len(batch)
         if self.on_stored is not None:
             self.on_stored()
+
+    def _ack_to_broker(self, batch: list[Incoming]) -> None:
+        if isinstance(self._client, IngestClient):
+            self._client.ack_many(incoming.mid for incoming in batch if incoming.qos == 1)
+            others = [incoming for incoming in batch if incoming.qos > 1]
+        else:
+            others = [incoming for incoming in batch if incoming.qos > 0]
+        for incoming in others:
+            self._client.ack(incoming.mid, incoming.qos)
 
     def _store_racing(self, decoded: list[Decoded]) -> list[store.Stored]:
         """Another worker may insert the same new row (a point, an alarm, a re-sent message)
@@ -325,7 +337,11 @@ class Ingest:
         confirmations: list[store.Stored] = []
         with self.sessions.begin() as session:
             work = WorkingSet(session, self.sites, self.telemetry)
-            store.prepare(work, [m for _, m in decoded if not isinstance(m, wire.WireError)])
+            store.prepare(
+                work,
+                self.sites,
+                [(m, i.payload) for i, m in decoded if not isinstance(m, wire.WireError)],
+            )
             for incoming, message in decoded:
                 stored = self._apply(work, incoming, message)
                 if stored is not None:

@@ -1,0 +1,81 @@
+"""The ingest worker's paho client, made cheap per message: buffered reads, PUBACKs in bulk.
+
+At thousands of messages a second the paho network thread competes with the database writer
+for the GIL. Stock paho reads a packet with three or four `recv` calls (its first byte, each byte
+of its length, its body) and writes every PUBACK as a packet of its own with a wake-up byte to
+its socket pair: every one of those system calls releases the GIL, and getting it back waits on
+the writer thread. This client reads the socket in large chunks and parses packets out of them,
+and sends the PUBACKs of a committed batch as one write.
+
+Both reach into paho's private packet layer (`_sock_recv`, `_packet_read`, `_packet_queue`,
+`_sock_close`), stable across paho 2.x; `IngestClient.supported()` says whether the installed paho
+still has them, and ingest falls back to the public `ack()` if not.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+import paho.mqtt.client as mqtt
+
+RECV_CHUNK = 256 * 1024  # bytes read from the socket at once
+_PUBACK = struct.Struct("!BBH")
+_PUBACK_COMMAND = 0x40
+
+
+class IngestClient(mqtt.Client):
+    """A paho client that reads in chunks and acknowledges QoS 1 messages in bulk."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._rbuf = b""
+        self._rpos = 0
+
+    @staticmethod
+    def supported() -> bool:
+        return all(
+            hasattr(mqtt.Client, name)
+            for name in ("_sock_recv", "_packet_read", "_packet_queue", "_sock_close")
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        # paho asks for a byte or a body at a time; serve those from one large read.
+        if self._rpos >= len(self._rbuf):
+            data = super()._sock_recv(RECV_CHUNK)  # raises BlockingIOError when nothing is there
+            if not data:
+                return data  # the broker closed the connection
+            self._rbuf, self._rpos = data, 0
+        start = self._rpos
+        self._rpos = min(start + bufsize, len(self._rbuf))
+        return self._rbuf[start : self._rpos]
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        # Stock paho handles one packet per select(); what one read brought in is all handled
+        # now, or select() would not wake up for it. This ends: the buffer only refills when
+        # it is empty, and the broker sends no more than the in-flight window (Receive Maximum,
+        # or Mosquitto's max_inflight_messages) before our PUBACKs, which paho writes after this.
+        rc = super().loop_read(max_packets)
+        while (
+            rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+            and self._sock is not None
+            and self._rpos < len(self._rbuf)
+        ):
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def _sock_close(self) -> None:
+        # Bytes of a closed connection must never be parsed as the start of the next one.
+        self._rbuf, self._rpos = b"", 0
+        super()._sock_close()
+
+    # -- acknowledging ---------------------------------------------------------------------
+
+    def ack_many(self, mids: Iterable[int]) -> None:
+        """PUBACK these QoS 1 message ids (manual ack mode) in one queued write."""
+        packet = b"".join(_PUBACK.pack(_PUBACK_COMMAND, 2, mid) for mid in mids)
+        if packet:
+            # A PUBACK has no reason code here, which MQTT 5 reads as success.
+            self._packet_queue(_PUBACK_COMMAND, packet, 0, 0)
