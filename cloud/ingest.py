@@ -82,7 +82,8 @@ class Ingest:
         self.connected = threading.Event()
         self.stored_count = 0
         self.dead_letter_count = 0
-        self._queue: queue.Queue[Incoming | None] = queue.Queue()
+        # SimpleQueue: put() from paho's thread is one C call, not a lock and a condition.
+        self._queue: queue.SimpleQueue[Incoming | None] = queue.SimpleQueue()
         self._pending_acks: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         self._last_ack_flush = 0.0
         self._next_supervision = 0.0
@@ -123,6 +124,8 @@ class Ingest:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        if isinstance(self._client, IngestClient):
+            self._client.receiver = self._receive
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
@@ -151,6 +154,9 @@ class Ingest:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # Only queue it: decoding happens in the writer thread, where failures are handled.
         self._queue.put(Incoming(message.topic, bytes(message.payload), message.mid, message.qos))
+
+    def _receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._queue.put(Incoming(topic, payload, mid, qos))
 
     def start(self) -> None:
         self._worker = threading.Thread(target=self._work, name="sitewatch-ingest", daemon=True)

@@ -5,23 +5,28 @@ for the GIL. Stock paho reads a packet with three or four `recv` calls (its firs
 of its length, its body) and writes every PUBACK as a packet of its own with a wake-up byte to
 its socket pair: every one of those system calls releases the GIL, and getting it back waits on
 the writer thread. This client reads the socket in large chunks and parses packets out of them,
-and sends the PUBACKs of a committed batch as one write.
+hands each PUBLISH to a plain callback, and sends the PUBACKs of a committed batch as one write.
 
-Both reach into paho's private packet layer (`_sock_recv`, `_packet_read`, `_packet_queue`,
-`_sock_close`), stable across paho 2.x; `IngestClient.supported()` says whether the installed paho
-still has them, and ingest falls back to the public `ack()` if not.
+All three reach into paho's private packet layer (`_sock_recv`, `_packet_read`,
+`_handle_publish`, `_in_packet`, `_packet_queue`, `_sock_close`), stable across paho 2.x;
+`IngestClient.supported()` says whether the installed paho still has them, and ingest uses a
+stock client if not.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
 
 RECV_CHUNK = 256 * 1024  # bytes read from the socket at once
 _PUBACK = struct.Struct("!BBH")
 _PUBACK_COMMAND = 0x40
+_MID = struct.Struct("!H")
+
+# topic, payload, message id, QoS: what ingest needs of a PUBLISH
+Receiver = Callable[[str, bytes, int, int], None]
 
 
 class IngestClient(mqtt.Client):
@@ -31,12 +36,19 @@ class IngestClient(mqtt.Client):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._rbuf = b""
         self._rpos = 0
+        self.receiver: Receiver | None = None
 
     @staticmethod
     def supported() -> bool:
         return all(
             hasattr(mqtt.Client, name)
-            for name in ("_sock_recv", "_packet_read", "_packet_queue", "_sock_close")
+            for name in (
+                "_sock_recv",
+                "_packet_read",
+                "_packet_queue",
+                "_sock_close",
+                "_handle_publish",
+            )
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -65,6 +77,49 @@ class IngestClient(mqtt.Client):
         ):
             rc = super().loop_read(max_packets)
         return rc
+
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        # paho builds an MQTTMessage, its MQTT 5 Properties and a debug line for every PUBLISH,
+        # then matches the topic against per-topic callbacks (ingest has none): together more
+        # than the database write of the message. A QoS 0/1 PUBLISH in manual-ack mode goes
+        # straight to `receiver`; anything unusual takes paho's own path.
+        header, packet = self._in_packet["command"], self._in_packet["packet"]
+        qos = (header & 0x06) >> 1
+        if self.receiver is None or qos > 1 or not self._manual_ack or len(packet) < 2:
+            return super()._handle_publish()
+        try:
+            topic, mid, pos = self._publish_header(packet, qos)
+        except (IndexError, struct.error, UnicodeDecodeError):
+            return super()._handle_publish()  # paho reports it as it always does
+        if not topic:
+            return super()._handle_publish()
+        self.receiver(topic, bytes(packet[pos:]), mid, qos)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _publish_header(self, packet: bytes | bytearray, qos: int) -> tuple[str, int, int]:
+        """The topic, the message id and where the payload starts."""
+        (length,) = _MID.unpack_from(packet, 0)
+        pos = 2 + length
+        if pos > len(packet):
+            raise IndexError("topic runs past the packet")
+        topic = bytes(packet[2:pos]).decode("utf-8")
+        mid = 0
+        if qos:
+            (mid,) = _MID.unpack_from(packet, pos)
+            pos += 2
+        if self._protocol == mqtt.MQTTv5:
+            properties, shift = 0, 0  # a variable byte integer: their length, then skipped
+            while True:
+                byte = packet[pos]
+                pos += 1
+                properties |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+            pos += properties
+            if pos > len(packet):
+                raise IndexError("properties run past the packet")
+        return topic, mid, pos
 
     def _sock_close(self) -> None:
         # Bytes of a closed connection must never be parsed as the start of the next one.
