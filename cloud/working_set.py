@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cloud import bulk
 from cloud.models import (
     AlarmRecord,
     DeviceRecord,
@@ -32,6 +32,7 @@ NodeKey = tuple[str, str]  # site, node
 DeviceKey = tuple[str, str, str]  # site, node, device
 PointKey = tuple[str, str, str, str]  # site, node, device, point (or an alarm's source)
 Position = tuple[str, str, str, int]  # site, node, stream, seq
+_POSITION = ("site", "node", "stream", "seq")  # the unique key of `messages`
 
 # Bound parameters per IN list: far below every backend's limit, large enough to be one query.
 _CHUNK = 500
@@ -141,9 +142,10 @@ class WorkingSet:
         received_at = utcnow()
         for row in fresh:
             row.setdefault("received_at", received_at)
+        table = StoredMessage.__table__
         for chunk in _chunks(fresh):
-            for position in self.session.execute(self._insert_new(), chunk):
-                self._fresh.add(tuple(position))  # type: ignore[arg-type]
+            for position in bulk.insert_new(self.session, table, chunk, _POSITION):
+                self._fresh.add(position)  # type: ignore[arg-type]
 
     def claim(self, position: Position, row: Callable[[], dict[str, Any]]) -> bool:
         """True the first time a message's position is stored (this is the message to apply);
@@ -155,15 +157,6 @@ class WorkingSet:
             self._fresh.discard(position)
             return True
         return False
-
-    def _insert_new(self) -> Any:
-        table = StoredMessage.__table__
-        dialect = postgresql if self._postgresql else sqlite
-        return (
-            dialect.insert(table)
-            .on_conflict_do_nothing(index_elements=["site", "node", "stream", "seq"])
-            .returning(table.c.site, table.c.node, table.c.stream, table.c.seq)
-        )
 
     # -- reading and changing ------------------------------------------------------------
 
