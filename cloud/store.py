@@ -97,8 +97,12 @@ def _apply_point(work: WorkingSet, site: Site, msg: wire.Envelope, value: wire.P
     previous = None
     if record.quality == wire.Quality.GOOD.value and record.source_ts is not None:
         previous = Sample(record.value, record.source_ts)
-    record.value, record.quality, record.source_ts = value.value, value.quality.value, value.ts
-    record.stream, record.seq = msg.stream, msg.seq
+    record.value, record.source_ts, record.seq = value.value, value.ts, msg.seq
+    # Each assignment of a mapped attribute costs an ORM event: skip the ones that rarely change.
+    if record.quality != value.quality.value:
+        record.quality = value.quality.value
+    if record.stream != msg.stream:
+        record.stream = msg.stream
     if value.quality is wire.Quality.GOOD:
         engine.on_point_value(
             work, msg.site, device, value.point, Sample(value.value, value.ts), previous
@@ -198,14 +202,15 @@ def _apply_death(work: WorkingSet, site: Site, msg: wire.Death) -> None:
 def _apply_node(work: WorkingSet, site: Site, msg: wire.Envelope) -> bool:
     """Move the node's session state; True if it came back without a birth (ask for one)."""
     node = work.node(msg.site, msg.node)
-    node.last_seen = utcnow()
+    if node.last_seen != work.started_at:
+        node.last_seen = work.started_at
     was_online = node.online
     if isinstance(msg, wire.Birth) and (msg.stream != node.stream or msg.boot >= node.boot):
         # A re-sent birth of an earlier connection must not move the boot back: the death
         # that matters is the one of the newest connection.
         node.online, node.boot, node.stream = True, msg.boot, msg.stream
         node.software, node.config_hash, node.last_birth = msg.software, msg.config_hash, utcnow()
-    elif msg.stream == node.stream and msg.boot >= node.boot:
+    elif msg.stream == node.stream and msg.boot >= node.boot and not was_online:
         node.online = True
     if node.online and not was_online:
         engine.on_node_link(work, site.id, site.nodes[msg.node], False, "data again", utcnow())

@@ -8,9 +8,10 @@ outlives its transaction, so several workers never act on each other's stale cop
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -34,6 +35,8 @@ PointKey = tuple[str, str, str, str]  # site, node, device, point (or an alarm's
 Position = tuple[str, str, str, int]  # site, node, stream, seq
 _POSITION = ("site", "node", "stream", "seq")  # the unique key of `messages`
 
+T = TypeVar("T")
+
 # Bound parameters per IN list: far below every backend's limit, large enough to be one query.
 _CHUNK = 500
 
@@ -41,6 +44,24 @@ _CHUNK = 500
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+# PostgreSQL: a batch is stored in this many transactions, each holding the locks of its share
+# of the nodes. Two workers then take turns per share, not per batch: while one stores its
+# second share, the other can store its first.
+LOCK_GROUPS = 2
+
+
+def node_groups(items: list[T], topic: Callable[[T], str], groups: int) -> list[list[T]]:
+    """`items` split by the node of their topic into at most `groups` lists, always the same
+    list for a node, in order within each; empty lists left out."""
+    if groups <= 1:
+        return [items] if items else []
+    split: list[list[T]] = [[] for _ in range(groups)]
+    for item in items:
+        node = "/".join(topic(item).split("/", 4)[2:4])  # sw/v1/{site}/{node}/...
+        split[zlib.crc32(node.encode()) % groups].append(item)
+    return [group for group in split if group]
 
 
 class WorkingSet:
@@ -62,6 +83,9 @@ class WorkingSet:
         self._loaded_devices: set[NodeKey] = set()
         self._loaded_alarms: set[NodeKey] = set()
         self._loaded_tags: set[NodeKey] = set()
+        self._complete: set[NodeKey] = set()  # nodes with every table loaded
+        # The batch's time for `last_seen`: one clock reading, and one attribute change, a node.
+        self.started_at = utcnow()
         self._tags: dict[DeviceKey, EquipmentTag] = {}
         self._nodes: dict[NodeKey, NodeRecord] = {}
         self._points: dict[NodeKey, dict[PointKey, PointRecord]] = defaultdict(dict)
@@ -81,6 +105,8 @@ class WorkingSet:
     ) -> None:
         """Load what storing these nodes' messages may touch; each table at most once a node."""
         keys = set(nodes)
+        if keys <= self._complete:
+            return  # the common case, asked for every value of every message
         self._load(keys, self._loaded_nodes, NodeRecord, self._keep_node)
         if points:
             self._load(keys, self._loaded_points, PointRecord, self._keep_point)
@@ -89,6 +115,8 @@ class WorkingSet:
         if alarms:
             self._load(keys, self._loaded_alarms, AlarmRecord, self._keep_alarm)
             self._load(keys, self._loaded_tags, EquipmentTag, self._keep_tag)
+        if points and devices and alarms:
+            self._complete |= keys
 
     def _load(self, keys: set[NodeKey], loaded: set[NodeKey], model: Any, keep: Any) -> None:
         wanted = sorted(keys - loaded)
