@@ -28,7 +28,7 @@ from cloud.alarms.feed import AlarmFeed
 from cloud.ingest_client import IngestClient
 from cloud.models import utcnow
 from cloud.telemetry import TelemetrySink
-from cloud.working_set import WorkingSet
+from cloud.working_set import LOCK_GROUPS, WorkingSet, node_groups
 from sitewatch import wire
 from sitewatch.broker import BrokerAddress
 from sitewatch.siteconfig import Site
@@ -93,6 +93,7 @@ class Ingest:
         self._worker: threading.Thread | None = None
         self.share_group = share_group
         self.telemetry = telemetry
+        self._dialect = sessions.kw["bind"].dialect.name
         if share_group is None:
             # One worker: 3.1.1 with a clean session, which every broker we meet speaks (amqtt
             # has no MQTT 5).
@@ -339,6 +340,14 @@ class Ingest:
             return incoming, exc
 
     def _store_batch(self, decoded: list[Decoded]) -> list[store.Stored]:
+        """All of them in one transaction per group of nodes (see `node_groups`)."""
+        groups = 1 if self._dialect != "postgresql" else LOCK_GROUPS
+        confirmations: list[store.Stored] = []
+        for group in node_groups(decoded, lambda one: one[0].topic, groups):
+            confirmations.extend(self._store_group(group))
+        return confirmations
+
+    def _store_group(self, decoded: list[Decoded]) -> list[store.Stored]:
         """All of them in one transaction, their shared rows loaded once."""
         confirmations: list[store.Stored] = []
         with self.sessions.begin() as session:
