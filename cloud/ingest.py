@@ -22,10 +22,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from cloud import store
+from cloud import ingest_client, store
 from cloud.alarms import clock, lifecycle
 from cloud.alarms.feed import AlarmFeed
-from cloud.ingest_client import IngestClient
 from cloud.models import utcnow
 from cloud.telemetry import TelemetrySink
 from cloud.working_set import LOCK_GROUPS, WorkingSet, node_groups
@@ -42,10 +41,6 @@ TICK_EVERY_S = 1.0
 CONFLICT_ATTEMPTS = 3
 ACK_WINDOW = 1000  # acks paho may have in flight
 RECEIVE_MAXIMUM = 1000  # messages the broker may push to a worker before its PUBACKs
-
-
-def _client_class() -> type[mqtt.Client]:
-    return IngestClient if IngestClient.supported() else mqtt.Client
 
 
 @dataclass(frozen=True)
@@ -94,25 +89,7 @@ class Ingest:
         self.share_group = share_group
         self.telemetry = telemetry
         self._dialect = sessions.kw["bind"].dialect.name
-        if share_group is None:
-            # One worker: 3.1.1 with a clean session, which every broker we meet speaks (amqtt
-            # has no MQTT 5).
-            self._client: mqtt.Client = _client_class()(
-                mqtt.CallbackAPIVersion.VERSION2,
-                client_id=client_id,
-                protocol=mqtt.MQTTv311,
-                clean_session=True,
-                manual_ack=True,
-            )
-        else:
-            # Several workers share the load through an MQTT 5 shared subscription, each with a
-            # clean start: a persistent member that is offline would keep its share of messages.
-            self._client = _client_class()(
-                mqtt.CallbackAPIVersion.VERSION2,
-                client_id=client_id,
-                protocol=mqtt.MQTTv5,
-                manual_ack=True,
-            )
+        self._client = ingest_client.make_client(client_id, shared=share_group is not None)
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
         # Acks to the edges are QoS 1 too: with paho's default window of 20 they queue behind
@@ -125,7 +102,7 @@ class Ingest:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        if isinstance(self._client, IngestClient):
+        if isinstance(self._client, ingest_client.IngestClient):
             self._client.receiver = self._receive
 
     def _on_connect(
@@ -300,7 +277,7 @@ class Ingest:
             for one in decoded:
                 confirmations.extend(self._store_alone(one))
         # Committed: now it is safe to tell the broker and the edges.
-        self._ack_to_broker(batch)
+        ingest_client.ack_all(self._client, ((i.mid, i.qos) for i in batch))
         for stored in confirmations:
             self._pending_acks[(stored.site, stored.node, stored.stream)].append(stored.seq)
             if stored.rebirth:
@@ -308,15 +285,6 @@ class Ingest:
         self.stored_count += len(batch)
         if self.on_stored is not None:
             self.on_stored()
-
-    def _ack_to_broker(self, batch: list[Incoming]) -> None:
-        if isinstance(self._client, IngestClient):
-            self._client.ack_many(incoming.mid for incoming in batch if incoming.qos == 1)
-            others = [incoming for incoming in batch if incoming.qos > 1]
-        else:
-            others = [incoming for incoming in batch if incoming.qos > 0]
-        for incoming in others:
-            self._client.ack(incoming.mid, incoming.qos)
 
     def _store_racing(self, decoded: list[Decoded]) -> list[store.Stored]:
         """Another worker may insert the same new row (a point, an alarm, a re-sent message)

@@ -134,3 +134,41 @@ class IngestClient(mqtt.Client):
         if packet:
             # A PUBACK has no reason code here, which MQTT 5 reads as success.
             self._packet_queue(_PUBACK_COMMAND, packet, 0, 0)
+
+
+def make_client(client_id: str, shared: bool) -> mqtt.Client:
+    """The ingest client: an `IngestClient` if this paho has what it needs, else paho's own."""
+    kind = IngestClient if IngestClient.supported() else mqtt.Client
+    if not shared:
+        # One worker: 3.1.1 with a clean session, which every broker we meet speaks (amqtt
+        # has no MQTT 5).
+        return kind(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+            manual_ack=True,
+        )
+    # Several workers share the load through an MQTT 5 shared subscription, each with a clean
+    # start: a persistent member that is offline would keep its share of messages.
+    return kind(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=True,
+    )
+
+
+def ack_all(client: mqtt.Client, messages: Iterable[tuple[int, int]]) -> None:
+    """Acknowledge received messages, given as (message id, QoS), to the broker."""
+    bulk: list[int] = []
+    one_by_one: list[tuple[int, int]] = []
+    for mid, qos in messages:
+        if qos == 1 and isinstance(client, IngestClient):
+            bulk.append(mid)
+        elif qos > 0:
+            one_by_one.append((mid, qos))
+    if bulk:
+        client.ack_many(bulk)  # type: ignore[attr-defined]
+    for mid, qos in one_by_one:
+        client.ack(mid, qos)
