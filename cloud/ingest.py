@@ -6,6 +6,7 @@ Bad input goes to the dead-letter table with its reason and is confirmed, so ing
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -34,13 +35,23 @@ from sitewatch.siteconfig import Site
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH = 1000  # messages a transaction stores at most: its per-batch loads and commit amortised
 ACK_EARLY = 500  # positions waiting that are confirmed without waiting out the interval
 SUPERVISE_EVERY_S = 5.0
 TICK_EVERY_S = 1.0
 CONFLICT_ATTEMPTS = 3
 ACK_WINDOW = 1000  # acks paho may have in flight
-RECEIVE_MAXIMUM = 1000  # messages the broker may push to a worker before its PUBACKs
+GC_THRESHOLDS = (50_000, 20, 20)  # the cyclic GC's, see `_tune_gc`
+RECEIVE_MAXIMUM = 2 * BATCH  # unacked messages the broker may push: one batch stored, one coming in
+
+
+def _tune_gc() -> None:
+    """Ingest makes and drops ORM objects by the hundred thousand a second; with Python's
+    defaults the cyclic GC (every 700 allocations, walking all of startup's objects) took
+    15-20% of the writer's CPU. Process-wide, and harmless to an API beside ingest."""
+    gc.freeze()
+    if gc.get_threshold()[0] < GC_THRESHOLDS[0]:
+        gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,7 @@ class Ingest:
         self._queue.put(Incoming(topic, payload, mid, qos))
 
     def start(self) -> None:
+        _tune_gc()
         self._worker = threading.Thread(target=self._work, name="sitewatch-ingest", daemon=True)
         self._worker.start()
         if self.share_group is None:
