@@ -19,6 +19,10 @@ import struct
 from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from sitewatch.broker import BrokerAddress
 
 RECV_CHUNK = 256 * 1024  # bytes read from the socket at once
 _PUBACK = struct.Struct("!BBH")
@@ -156,6 +160,20 @@ def make_client(client_id: str, shared: bool) -> mqtt.Client:
         client_id=client_id,
         protocol=mqtt.MQTTv5,
         manual_ack=True,
+    )
+
+
+def connect_async(client: mqtt.Client, broker: BrokerAddress, shared: bool, window: int) -> None:
+    """Connect in the background, as `make_client` made the client."""
+    if not shared:
+        client.connect_async(broker.host, broker.port, keepalive=15)
+        return
+    # Receive Maximum: the broker sends no more unacked messages than `window`, so a worker
+    # that falls behind holds a bounded backlog instead of buffering without limit.
+    limits = Properties(PacketTypes.CONNECT)
+    limits.ReceiveMaximum = window
+    client.connect_async(
+        broker.host, broker.port, keepalive=15, clean_start=True, properties=limits
     )
 
 
