@@ -83,7 +83,6 @@ class WorkingSet:
         self._loaded_devices: set[NodeKey] = set()
         self._loaded_alarms: set[NodeKey] = set()
         self._loaded_tags: set[NodeKey] = set()
-        self._complete: set[NodeKey] = set()  # nodes with every table loaded
         # The batch's time for `last_seen`: one clock reading, and one attribute change, a node.
         self.started_at = utcnow()
         self._tags: dict[DeviceKey, EquipmentTag] = {}
@@ -92,6 +91,9 @@ class WorkingSet:
         self._devices: dict[DeviceKey, DeviceRecord] = {}
         self._alarms: dict[PointKey, list[AlarmRecord]] = defaultdict(list)
         self._checked: set[Position] = set()  # positions offered to the messages table
+        # Messages `store.prepare` found acceptable, by id(): `apply` need not check them again
+        # (they live as long as the batch they are in).
+        self.accepted: set[int] = set()
         self._fresh: set[Position] = set()  # of those, inserted by us and not yet claimed
 
     # -- loading -------------------------------------------------------------------------
@@ -105,8 +107,6 @@ class WorkingSet:
     ) -> None:
         """Load what storing these nodes' messages may touch; each table at most once a node."""
         keys = set(nodes)
-        if keys <= self._complete:
-            return  # the common case, asked for every value of every message
         self._load(keys, self._loaded_nodes, NodeRecord, self._keep_node)
         if points:
             self._load(keys, self._loaded_points, PointRecord, self._keep_point)
@@ -115,10 +115,10 @@ class WorkingSet:
         if alarms:
             self._load(keys, self._loaded_alarms, AlarmRecord, self._keep_alarm)
             self._load(keys, self._loaded_tags, EquipmentTag, self._keep_tag)
-        if points and devices and alarms:
-            self._complete |= keys
 
     def _load(self, keys: set[NodeKey], loaded: set[NodeKey], model: Any, keep: Any) -> None:
+        if keys <= loaded:
+            return
         wanted = sorted(keys - loaded)
         if not wanted:
             return
@@ -190,7 +190,10 @@ class WorkingSet:
 
     def node(self, site: str, node: str) -> NodeRecord:
         """The node's record, made (offline, boot 0) the first time the node is heard of."""
-        self.load([(site, node)], points=False, devices=False, alarms=False)
+        # The accessors below check the loaded set first: they run for every value of every
+        # message, and the answer is nearly always "loaded" (by `prepare`).
+        if (site, node) not in self._loaded_nodes:
+            self.load([(site, node)], points=False, devices=False, alarms=False)
         record = self._nodes.get((site, node))
         if record is None:
             record = NodeRecord(site=site, node=node, boot=0, online=False)
@@ -199,7 +202,8 @@ class WorkingSet:
         return record
 
     def point(self, key: PointKey) -> PointRecord | None:
-        self.load([key[:2]], devices=False, alarms=False)
+        if key[:2] not in self._loaded_points:
+            self.load([key[:2]], devices=False, alarms=False)
         return self._points[key[:2]].get(key)
 
     def add_point(self, record: PointRecord) -> None:
@@ -208,11 +212,13 @@ class WorkingSet:
         self._points[key[:2]][key] = record
 
     def points_of(self, site: str, node: str) -> list[PointRecord]:
-        self.load([(site, node)], devices=False, alarms=False)
+        if (site, node) not in self._loaded_points:
+            self.load([(site, node)], devices=False, alarms=False)
         return list(self._points[(site, node)].values())
 
     def device(self, key: DeviceKey) -> DeviceRecord | None:
-        self.load([key[:2]], points=False, alarms=False)
+        if key[:2] not in self._loaded_devices:
+            self.load([key[:2]], points=False, alarms=False)
         return self._devices.get(key)
 
     def add_device(self, record: DeviceRecord) -> None:
@@ -221,7 +227,8 @@ class WorkingSet:
 
     def alarms_of(self, source: PointKey) -> list[AlarmRecord]:
         """Every alarm of the source, one per condition, whatever its state."""
-        self.load([source[:2]], points=False, devices=False)
+        if source[:2] not in self._loaded_alarms:
+            self.load([source[:2]], points=False, devices=False)
         return list(self._alarms.get(source, ()))
 
     def alarm(self, source: PointKey, condition: str) -> AlarmRecord | None:
@@ -232,7 +239,8 @@ class WorkingSet:
 
     def tag(self, site: str, node: str, device: str) -> EquipmentTag | None:
         """The maintenance tag hanging on the device, if any."""
-        self.load([(site, node)], points=False, devices=False)
+        if (site, node) not in self._loaded_tags:
+            self.load([(site, node)], points=False, devices=False)
         return self._tags.get((site, node, device))
 
     def add_alarm(self, alarm: AlarmRecord) -> None:

@@ -37,18 +37,7 @@ def from_ms(ms: int) -> datetime:
 def sample_rows(samples: Iterable[TelemetrySample]) -> list[dict[str, object]]:
     """Rows for `telemetry_raw` or `telemetry_parked`; NaN and infinities are no trend (and
     InfluxDB refuses them), so they are left out."""
-    return [
-        {
-            "site": s.site,
-            "node": s.node,
-            "device": s.device,
-            "point": s.point,
-            "ts": s.ts,
-            "value": s.value,
-        }
-        for s in samples
-        if math.isfinite(s.value)
-    ]
+    return [s._asdict() for s in samples if math.isfinite(s.value)]
 
 
 class EmbeddedSink:
