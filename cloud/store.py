@@ -238,7 +238,6 @@ def prepare(
 ) -> None:
     """Load in bulk what storing these messages will touch, and store the positions of those
     this cloud accepts in one statement (optional: `apply` does both per message otherwise)."""
-    work.load(((m.site, m.node) for m, _ in messages), points=False, devices=False, alarms=False)
     accepted: list[tuple[wire.Envelope, bytes | None]] = []
     for msg, raw in messages:
         if not isinstance(msg, wire.Envelope):
@@ -249,13 +248,22 @@ def prepare(
             continue  # apply() dead-letters it; its position must not be stored
         accepted.append((msg, raw))
         work.accepted.add(id(msg))
+    rows = [message_row(m, raw) for m, raw in accepted]
+    if not work.locks_nodes:
+        # SQLite: pysqlite begins the transaction, and SQLite takes its one write lock, at the
+        # first write. Writing the positions first puts every read below under that lock, so
+        # another worker cannot change these rows between our read and our write.
+        work.claim_all(rows)
+    work.load(((m.site, m.node) for m, _ in messages), points=False, devices=False, alarms=False)
     with_values = {
         (m.site, m.node)
         for m, _ in accepted
         if any(isinstance(item, wire.PointValue) for item in _items(m))
     }
     work.load(with_values, devices=False)
-    work.claim_all([message_row(m, raw) for m, raw in accepted])
+    # PostgreSQL: after the nodes' rows are locked (in `load`), so that of two workers storing
+    # the same position, the one that waits for the other does not hold locks it needs.
+    work.claim_all(rows)
 
 
 def apply(

@@ -77,7 +77,8 @@ class WorkingSet:
         self.sites = sites or {}
         self.telemetry = telemetry
         self._samples: list[TelemetrySample] = []
-        self._postgresql = session.get_bind().dialect.name == "postgresql"
+        # PostgreSQL: a batch locks its nodes' rows (see `_load`); SQLite has one database lock.
+        self.locks_nodes = session.get_bind().dialect.name == "postgresql"
         self._loaded_nodes: set[NodeKey] = set()
         self._loaded_points: set[NodeKey] = set()
         self._loaded_devices: set[NodeKey] = set()
@@ -125,7 +126,7 @@ class WorkingSet:
         loaded.update(wanted)
         for chunk in _chunks(wanted):
             query = select(model).where(tuple_(model.site, model.node).in_(chunk))
-            if model is NodeRecord and self._postgresql:
+            if model is NodeRecord and self.locks_nodes:
                 # Several workers: a node's rows change under one worker at a time. Nodes are
                 # locked in sorted order, so two batches never wait on each other in a circle.
                 query = query.with_for_update()
