@@ -22,7 +22,8 @@ the nodes, so a node's seqs go out in order), and subscribes to `sw/v1/+/+/ack`.
 
 - **Throughput**: messages whose confirmation (the cloud's `ack`, sent only after the commit)
   arrived inside the steady window [--warmup, --seconds] of the offer, divided by its length;
-  beside it, the `messages` rows whose `received_at` (set just before the batch's commit) falls in
+  beside it, the `messages` rows whose `received_at` (set when the batch's transaction inserts
+  its rows, before the rest of its work; the rows are visible only once it commits) falls in
   the same window.
 - **Lag**, per message published in that window: ack received − published, both on this
   process's `time.perf_counter()` (one clock). A message never confirmed counts as infinite.
@@ -678,7 +679,7 @@ def report(r: Result) -> None:
     )
     print(
         f"committed {r.commit_rate:,.0f} msg/s in the window by the rows' received_at (set in "
-        "the batch's transaction, just before its commit)"
+        "the batch's transaction when it inserts them, before the rest of its work)"
     )
     print(
         f"lag       to confirmation: p50 {ms(r.percentile(50))}  p95 {ms(r.percentile(95))}  "

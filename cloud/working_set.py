@@ -8,13 +8,15 @@ outlives its transaction, so several workers never act on each other's stale cop
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from cloud import bulk
 from cloud.models import (
     AlarmRecord,
     DeviceRecord,
@@ -31,6 +33,9 @@ NodeKey = tuple[str, str]  # site, node
 DeviceKey = tuple[str, str, str]  # site, node, device
 PointKey = tuple[str, str, str, str]  # site, node, device, point (or an alarm's source)
 Position = tuple[str, str, str, int]  # site, node, stream, seq
+_POSITION = ("site", "node", "stream", "seq")  # the unique key of `messages`
+
+T = TypeVar("T")
 
 # Bound parameters per IN list: far below every backend's limit, large enough to be one query.
 _CHUNK = 500
@@ -39,6 +44,24 @@ _CHUNK = 500
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+# PostgreSQL: a batch is stored in this many transactions, each holding the locks of its share
+# of the nodes. Two workers then take turns per share, not per batch: while one stores its
+# second share, the other can store its first.
+LOCK_GROUPS = 2
+
+
+def node_groups(items: list[T], topic: Callable[[T], str], groups: int) -> list[list[T]]:
+    """`items` split by the node of their topic into at most `groups` lists, always the same
+    list for a node, in order within each; empty lists left out."""
+    if groups <= 1:
+        return [items] if items else []
+    split: list[list[T]] = [[] for _ in range(groups)]
+    for item in items:
+        node = "/".join(topic(item).split("/", 4)[2:4])  # sw/v1/{site}/{node}/...
+        split[zlib.crc32(node.encode()) % groups].append(item)
+    return [group for group in split if group]
 
 
 class WorkingSet:
@@ -54,20 +77,25 @@ class WorkingSet:
         self.sites = sites or {}
         self.telemetry = telemetry
         self._samples: list[TelemetrySample] = []
-        self._locking = session.get_bind().dialect.name == "postgresql"
+        # PostgreSQL: a batch locks its nodes' rows (see `_load`); SQLite has one database lock.
+        self.locks_nodes = session.get_bind().dialect.name == "postgresql"
         self._loaded_nodes: set[NodeKey] = set()
         self._loaded_points: set[NodeKey] = set()
         self._loaded_devices: set[NodeKey] = set()
         self._loaded_alarms: set[NodeKey] = set()
         self._loaded_tags: set[NodeKey] = set()
+        # The batch's time for `last_seen`: one clock reading, and one attribute change, a node.
+        self.started_at = utcnow()
         self._tags: dict[DeviceKey, EquipmentTag] = {}
         self._nodes: dict[NodeKey, NodeRecord] = {}
         self._points: dict[NodeKey, dict[PointKey, PointRecord]] = defaultdict(dict)
         self._devices: dict[DeviceKey, DeviceRecord] = {}
         self._alarms: dict[PointKey, list[AlarmRecord]] = defaultdict(list)
-        self._seen: set[Position] = set()
-        self._checked: set[Position] = set()
-        self._new_messages: list[dict[str, Any]] = []
+        self._checked: set[Position] = set()  # positions offered to the messages table
+        # Messages `store.prepare` found acceptable, by id(): `apply` need not check them again
+        # (they live as long as the batch they are in).
+        self.accepted: set[int] = set()
+        self._fresh: set[Position] = set()  # of those, inserted by us and not yet claimed
 
     # -- loading -------------------------------------------------------------------------
 
@@ -90,13 +118,15 @@ class WorkingSet:
             self._load(keys, self._loaded_tags, EquipmentTag, self._keep_tag)
 
     def _load(self, keys: set[NodeKey], loaded: set[NodeKey], model: Any, keep: Any) -> None:
+        if keys <= loaded:
+            return
         wanted = sorted(keys - loaded)
         if not wanted:
             return
         loaded.update(wanted)
         for chunk in _chunks(wanted):
             query = select(model).where(tuple_(model.site, model.node).in_(chunk))
-            if model is NodeRecord and self._locking:
+            if model is NodeRecord and self.locks_nodes:
                 # Several workers: a node's rows change under one worker at a time. Nodes are
                 # locked in sorted order, so two batches never wait on each other in a circle.
                 query = query.with_for_update()
@@ -121,32 +151,50 @@ class WorkingSet:
     def _keep_tag(self, tag: EquipmentTag) -> None:
         self._tags[(tag.site, tag.node, tag.device)] = tag
 
-    def load_positions(self, positions: Iterable[Position]) -> None:
-        """Learn which of these positions are already stored (one query per stream and chunk)."""
-        by_stream: dict[tuple[str, str, str], set[int]] = defaultdict(set)
-        for position in positions:
-            if position in self._checked:
-                continue
-            self._checked.add(position)
-            site, node, stream, seq = position
-            by_stream[(site, node, stream)].add(seq)
-        for (site, node, stream), seqs in by_stream.items():
-            for chunk in _chunks(sorted(seqs)):
-                for seq in self.session.scalars(
-                    select(StoredMessage.seq).where(
-                        StoredMessage.site == site,
-                        StoredMessage.node == node,
-                        StoredMessage.stream == stream,
-                        StoredMessage.seq.in_(chunk),
-                    )
-                ):
-                    self._seen.add((site, node, stream, seq))
+    def claim_all(self, rows: list[dict[str, Any]]) -> None:
+        """Insert these `messages` rows now, skipping positions already stored, and remember
+        which ones this batch stored first: `claim` then hands each of those out once.
+
+        One INSERT ... ON CONFLICT DO NOTHING RETURNING for the batch instead of a SELECT per
+        stream and an INSERT: the unique index answers the dedup question, and a position that
+        a concurrent worker inserts (uncommitted) makes ours wait for its outcome, so two
+        workers never both store one message.
+        """
+        fresh: list[dict[str, Any]] = []
+        for row in rows:
+            position = (row["site"], row["node"], row["stream"], row["seq"])
+            if position not in self._checked:
+                self._checked.add(position)
+                fresh.append(row)
+        if not fresh:
+            return
+        received_at = utcnow()
+        for row in fresh:
+            row.setdefault("received_at", received_at)
+        table = StoredMessage.__table__
+        for chunk in _chunks(fresh):
+            for position in bulk.insert_new(self.session, table, chunk, _POSITION):
+                self._fresh.add(position)  # type: ignore[arg-type]
+
+    def claim(self, position: Position, row: Callable[[], dict[str, Any]]) -> bool:
+        """True the first time a message's position is stored (this is the message to apply);
+        False for a duplicate, stored before or earlier in this batch. A position that
+        `claim_all` did not see is inserted now, as `row()`."""
+        if position not in self._checked:
+            self.claim_all([row()])
+        if position in self._fresh:
+            self._fresh.discard(position)
+            return True
+        return False
 
     # -- reading and changing ------------------------------------------------------------
 
     def node(self, site: str, node: str) -> NodeRecord:
         """The node's record, made (offline, boot 0) the first time the node is heard of."""
-        self.load([(site, node)], points=False, devices=False, alarms=False)
+        # The accessors below check the loaded set first: they run for every value of every
+        # message, and the answer is nearly always "loaded" (by `prepare`).
+        if (site, node) not in self._loaded_nodes:
+            self.load([(site, node)], points=False, devices=False, alarms=False)
         record = self._nodes.get((site, node))
         if record is None:
             record = NodeRecord(site=site, node=node, boot=0, online=False)
@@ -155,7 +203,8 @@ class WorkingSet:
         return record
 
     def point(self, key: PointKey) -> PointRecord | None:
-        self.load([key[:2]], devices=False, alarms=False)
+        if key[:2] not in self._loaded_points:
+            self.load([key[:2]], devices=False, alarms=False)
         return self._points[key[:2]].get(key)
 
     def add_point(self, record: PointRecord) -> None:
@@ -164,11 +213,13 @@ class WorkingSet:
         self._points[key[:2]][key] = record
 
     def points_of(self, site: str, node: str) -> list[PointRecord]:
-        self.load([(site, node)], devices=False, alarms=False)
+        if (site, node) not in self._loaded_points:
+            self.load([(site, node)], devices=False, alarms=False)
         return list(self._points[(site, node)].values())
 
     def device(self, key: DeviceKey) -> DeviceRecord | None:
-        self.load([key[:2]], points=False, alarms=False)
+        if key[:2] not in self._loaded_devices:
+            self.load([key[:2]], points=False, alarms=False)
         return self._devices.get(key)
 
     def add_device(self, record: DeviceRecord) -> None:
@@ -177,7 +228,8 @@ class WorkingSet:
 
     def alarms_of(self, source: PointKey) -> list[AlarmRecord]:
         """Every alarm of the source, one per condition, whatever its state."""
-        self.load([source[:2]], points=False, devices=False)
+        if source[:2] not in self._loaded_alarms:
+            self.load([source[:2]], points=False, devices=False)
         return list(self._alarms.get(source, ()))
 
     def alarm(self, source: PointKey, condition: str) -> AlarmRecord | None:
@@ -188,25 +240,13 @@ class WorkingSet:
 
     def tag(self, site: str, node: str, device: str) -> EquipmentTag | None:
         """The maintenance tag hanging on the device, if any."""
-        self.load([(site, node)], points=False, devices=False)
+        if (site, node) not in self._loaded_tags:
+            self.load([(site, node)], points=False, devices=False)
         return self._tags.get((site, node, device))
 
     def add_alarm(self, alarm: AlarmRecord) -> None:
         self.session.add(alarm)
         self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)].append(alarm)
-
-    def seen(self, position: Position) -> bool:
-        """Whether the position is stored, in this batch or before (see `load_positions`)."""
-        if position not in self._checked:
-            self.load_positions([position])
-        return position in self._seen
-
-    def add_message(self, row: dict[str, Any]) -> None:
-        """A `messages` row, inserted with the others in one statement at `flush`."""
-        position = (row["site"], row["node"], row["stream"], row["seq"])
-        self._seen.add(position)
-        self._checked.add(position)
-        self._new_messages.append(row)
 
     def add_sample(self, sample: TelemetrySample) -> None:
         self._samples.append(sample)
@@ -216,11 +256,3 @@ class WorkingSet:
             self.telemetry.store(self.session, self._samples)
         self._samples = []
         self.session.flush()
-        if self._new_messages:
-            received_at = utcnow()
-            for row in self._new_messages:
-                row.setdefault("received_at", received_at)
-            # A Core insert of the table, not of the mapped class: the ORM's bulk path costs
-            # more than the statement itself at thousands of rows a second.
-            self.session.execute(StoredMessage.__table__.insert(), self._new_messages)
-            self._new_messages = []

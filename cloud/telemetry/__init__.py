@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
 
-@dataclass(frozen=True)
-class TelemetrySample:
+class TelemetrySample(NamedTuple):
+    """One reading. A named tuple, not a frozen dataclass: ingest makes one for every value it
+    stores, and a frozen dataclass's __init__ costs several times as much."""
+
     site: str
     node: str
     device: str
