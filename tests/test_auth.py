@@ -158,3 +158,19 @@ def test_create_admin_bootstraps_the_first_admin(tmp_path: pytest.TempPathFactor
     )
     assert made.exit_code == 0, made.output
     assert "admin boss created" in " ".join(made.output.split())
+
+
+async def test_the_last_active_admin_cannot_be_demoted_or_disabled(
+    client: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        admin = session.scalars(select(UserRecord).where(UserRecord.username == "wangfang")).one()
+    for change in ({"role": "operator"}, {"active": False}):
+        refused = await client.patch(f"/api/auth/users/{admin.id}", json=change, headers=OPERATOR)
+        assert refused.status_code == 409 and "last active admin" in refused.json()["detail"]
+    body = {"username": "boss", "name": "站长", "role": "admin", "password": "another long secret"}
+    assert (await client.post("/api/auth/users", json=body, headers=OPERATOR)).status_code == 201
+    demoted = await client.patch(
+        f"/api/auth/users/{admin.id}", json={"role": "manager"}, headers=OPERATOR
+    )
+    assert demoted.status_code == 200 and demoted.json()["role"] == "manager"

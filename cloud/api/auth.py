@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cloud.api.deps import IdPath, SessionDep
 from cloud.api.security import CSRF_COOKIE, EVERYONE, SESSION_COOKIE, PrincipalDep, allow
@@ -170,6 +170,17 @@ def change_user(session: SessionDep, user_id: IdPath, body: UserChange) -> UserO
     user = session.get(UserRecord, user_id)
     if user is None:
         raise HTTPException(404, f"user {user_id} does not exist")
+    demoted = body.role is not None and body.role is not Role.ADMIN
+    if user.role == Role.ADMIN.value and user.active and (demoted or body.active is False):
+        others = session.scalar(
+            select(func.count()).select_from(UserRecord).where(
+                UserRecord.role == Role.ADMIN.value,
+                UserRecord.active.is_(True),
+                UserRecord.id != user.id,
+            )
+        )
+        if not others:
+            raise HTTPException(409, "this is the last active admin: make another admin first")
     if body.role is not None:
         user.role = body.role.value
     if body.active is not None:
