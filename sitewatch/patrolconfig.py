@@ -6,6 +6,7 @@ job; this module only says what a well-formed patrol section is.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -106,8 +107,6 @@ class Schedule(_Strict):
     @field_validator("at")
     @classmethod
     def _times(cls, times: list[str] | None) -> list[str] | None:
-        import re
-
         for time in times or []:
             if not re.match(HHMM, time):
                 raise ValueError(f"start time {time!r} is not a local time HH:MM")
