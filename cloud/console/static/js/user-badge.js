@@ -1,8 +1,12 @@
-/** The header's "who is logged in" (name and role) and its Log out button, on every page. */
+/**
+ * The header's "who is logged in" (name and role) and its Log out button, on every page; the
+ * page links show only the pages the viewer may open.
+ */
 
 import { post } from "./api.js";
 import { el, fill } from "./dom.js";
 import { me } from "./me.js";
+import { hideClosedPages } from "./permissions.js";
 import { roleWords } from "./role-labels.js";
 import { loggingOut } from "./session.js";
 import { toast } from "./toast.js";
@@ -36,3 +40,5 @@ if (container && me) {
     el("button", { type: "button", id: "logout", class: "link", onclick: logOut }, "退出 Log out"),
   );
 }
+
+hideClosedPages();
