@@ -8,10 +8,12 @@ import { $, el, fill } from "./dom.js";
 import { dutyGet, dutyPost, recordUrl } from "./duty-api.js";
 import { renderDraft } from "./duty-draft.js";
 import { minute, namesOf, shiftWords, signatureWords } from "./duty-labels.js";
+import { offer } from "./permissions.js";
 import { toast } from "./toast.js";
 
 let shown = null; // {shift, handover}: what the forms are about
 let changed = async () => {};
+let canSign = true; // the viewer's role may sign (outgoing) and accept (incoming)
 
 const keyOf = (shift) => (shift ? `${shift.id}/${shift.date}` : "");
 
@@ -35,7 +37,7 @@ function showState(shift, handover) {
         ? `已签字 Signed by ${signatureWords(handover.outgoing)}; 待接班 waiting for the incoming staff`
         : "已接班 Accepted",
   );
-  $("#sign-form").hidden = state !== "draft";
+  $("#sign-form").hidden = state !== "draft" || !canSign;
   $("#signed-box").hidden = state !== "signed";
   if (state === "signed") {
     fill($("#signed-by"), signatureWords(handover.outgoing));
@@ -120,6 +122,8 @@ function showSealed(handover) {
 /** `onChange()` reloads the page's data after a signature or an acceptance. */
 export function setUpHandover({ onChange }) {
   changed = onChange;
+  canSign = offer($("#sign-form"), "POST", "/api/duty/handovers", { zh: "签字交班", en: "sign a handover" });
+  offer($("#accept-form"), "POST", "/api/duty/handovers/{handover_id}/accept", { zh: "接班", en: "accept a handover" });
   $("#sign-form").addEventListener("submit", sign);
   $("#accept-form").addEventListener("submit", accept);
   for (const input of document.querySelectorAll("#handover input, #handover textarea")) {

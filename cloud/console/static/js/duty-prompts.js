@@ -8,7 +8,7 @@ import { el, fill } from "./dom.js";
 import { CATEGORIES, label } from "./labels.js";
 import { minute } from "./duty-labels.js";
 
-/** `onLog(prompt)` opens the entry form for the alarm. */
+/** `onLog(prompt)` opens the entry form for the alarm; without it (a role that may not write) no button shows. */
 export function renderPrompts(tbody, prompts, { onLog }) {
   if (!prompts.length) {
     fill(tbody, el("tr", {}, el("td", { colspan: 6, class: "muted" }, "无 None: every fire alarm and fault is logged")));
@@ -29,7 +29,7 @@ export function renderPrompts(tbody, prompts, { onLog }) {
           { class: "handled" },
           p.handled ? el("strong", {}, "已处理，缺记录 Handled, still lacking an entry") : "未确认 Not acknowledged yet",
         ),
-        el("td", { class: "row-actions" }, el("button", { type: "button", class: "log-alarm", onclick: () => onLog(p) }, "记录处理 Log handling")),
+        el("td", { class: "row-actions" }, onLog ? el("button", { type: "button", class: "log-alarm", onclick: () => onLog(p) }, "记录处理 Log handling") : null),
       ),
     ),
   );

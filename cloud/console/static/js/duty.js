@@ -15,12 +15,15 @@ import { renderPrompts } from "./duty-prompts.js";
 import { renderHandover, setUpHandover } from "./duty-handover.js";
 import { shiftWords } from "./duty-labels.js";
 import { showLoadError } from "./report-page.js";
+import { offer } from "./permissions.js";
 
 const REFRESH_MS = 15000;
 const KEYS = COMMON_KEYS.filter(([key]) => ["m", "?", "Esc"].includes(key));
 const { live } = startShell({ keys: KEYS });
 let loading = null;
 let again = false;
+// Writing in the log (an entry, a correction, an alarm's handling) is one operation: POST /api/duty/log.
+const canWrite = offer($("#entry-form"), "POST", "/api/duty/log", { zh: "写值班记录或更正", en: "write or correct log entries" });
 
 /** The log shown: the shift on duty's, or all of an earlier day picked in the date field. */
 async function loadLog(status) {
@@ -30,12 +33,12 @@ async function loadLog(status) {
   fill($("#log-scope"), onDuty ? `当班 Shift on duty: ${shiftWords(shift)}` : `日期 Day: ${day || "今天 today"}`);
   $("#log-today").hidden = !day;
   const entries = await dutyGet("log", onDuty ? { day: shift.date, shift: shift.id } : { day });
-  renderLog($("#log tbody"), entries, { onCorrect: correct });
+  renderLog($("#log tbody"), entries, { onCorrect: canWrite ? correct : null });
 }
 
 async function loadPrompts() {
   const prompts = await dutyGet("prompts");
-  renderPrompts($("#prompts tbody"), prompts, { onLog: logAlarm });
+  renderPrompts($("#prompts tbody"), prompts, { onLog: canWrite ? logAlarm : null });
   setPrompts(prompts);
 }
 

@@ -6,6 +6,7 @@
 
 import { formDialog } from "./dialogs.js";
 import { cardAction, editCard } from "./parking-api.js";
+import { may } from "./permissions.js";
 import { toast } from "./toast.js";
 
 const note = { name: "note", label: "说明 Note", kind: "textarea" };
@@ -106,13 +107,27 @@ export async function cardDialog(action, card) {
   return changed;
 }
 
-/** The actions that apply to a card in its status (the server refuses the rest anyway). */
+/** The API operation behind each action, as roles.json names it. */
+const OPERATIONS = {
+  edit: ["PATCH", "/api/cards/{card_id}"],
+  lost: ["POST", "/api/cards/{card_id}/lost"],
+  extend: ["POST", "/api/cards/{card_id}/extend"],
+  suspend: ["POST", "/api/cards/{card_id}/{action}"],
+  reactivate: ["POST", "/api/cards/{card_id}/{action}"],
+};
+
+/** May the viewer's role take any action on a card at all? */
+export const mayChangeCards = () => Object.values(OPERATIONS).some(([method, path]) => may(method, path));
+
+/** The actions that apply to a card in its status and the viewer's role may take (the server refuses the rest anyway). */
 export function actionsFor(card) {
-  if (card.status === "active") {
-    return ["edit", "lost", "suspend", ...(card.valid_until ? ["extend"] : [])];
-  }
-  if (card.status === "suspended") return ["edit", "lost", "reactivate"];
-  return [];
+  const apply =
+    card.status === "active"
+      ? ["edit", "lost", "suspend", ...(card.valid_until ? ["extend"] : [])]
+      : card.status === "suspended"
+        ? ["edit", "lost", "reactivate"]
+        : [];
+  return apply.filter((action) => may(...OPERATIONS[action]));
 }
 
 export const ACTION_WORDS = {

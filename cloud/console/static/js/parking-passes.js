@@ -23,7 +23,10 @@ function result(pass) {
   );
 }
 
-/** `registered`: ids of denied passes the booth has answered; `onRegister(pass)` opens the form. */
+/**
+ * `registered`: ids of denied passes the booth has answered; `onRegister(pass)` opens the form
+ * (without it, for a role that may not register, no button shows).
+ */
 export function renderPasses(tbody, passes, { registered, onRegister }) {
   if (!passes.length) {
     fill(tbody, el("tr", {}, el("td", { colspan: 7, class: "muted" }, "暂无通行记录 No gate activity yet")));
@@ -50,9 +53,9 @@ export function renderPasses(tbody, passes, { registered, onRegister }) {
         el(
           "td",
           { class: "row-actions" },
-          stranger && !answered
+          stranger && !answered && onRegister
             ? el("button", { type: "button", class: "primary register", onclick: () => onRegister(pass) }, "登记放行 Register & let through")
-            : stranger
+            : stranger && answered
               ? el("span", { class: "muted registered" }, "已登记 Registered")
               : null,
         ),

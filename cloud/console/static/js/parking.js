@@ -19,6 +19,8 @@ import { refreshCard, setUpCardDetail } from "./parking-card-detail.js";
 import { setUpIssueForm } from "./parking-issue.js";
 import { setUpImport } from "./parking-import.js";
 import { showLoadError } from "./report-page.js";
+import { explain, offer } from "./permissions.js";
+import { mayChangeCards } from "./parking-card-actions.js";
 
 const REFRESH_MS = 3000;
 const KEYS = COMMON_KEYS.filter(([key]) => ["m", "?", "Esc"].includes(key));
@@ -26,9 +28,14 @@ const { live } = startShell({ keys: KEYS });
 const registered = new Set(); // ids of denied passes the booth has answered
 let passes = [];
 let loading = null;
+// What the viewer's role may do here; the rest is left out with a hint (the server checks anyway).
+const canRegister = explain($("#passes"), "POST", "/api/gates/registrations", {
+  zh: "登记陌生车辆放行",
+  en: "register a stranger vehicle and let it through",
+});
 
 function showPasses() {
-  renderPasses($("#passes tbody"), passes, { registered, onRegister: register });
+  renderPasses($("#passes tbody"), passes, { registered, onRegister: canRegister ? register : null });
 }
 
 async function register(pass) {
@@ -78,6 +85,12 @@ async function cardsChanged() {
 async function start() {
   const site = new URLSearchParams(location.search).get("site");
   $("#report-link").href = `/parking/report${site ? `?site=${encodeURIComponent(site)}` : ""}`;
+  offer($("#lanes"), "POST", "/api/gates/{lane}/open", { zh: "开闸", en: "open a barrier" });
+  offer($("#issue-form"), "POST", "/api/cards", { zh: "发卡", en: "issue cards" });
+  offer($("#import-form"), "POST", "/api/cards/import", { zh: "导入卡片", en: "import cards" });
+  if (!mayChangeCards()) {
+    explain($("#cards"), "PATCH", "/api/cards/{card_id}", { zh: "修改、挂失、停用或续期卡片", en: "edit, report lost, suspend or extend cards" });
+  }
   setUpCardDetail();
   setUpCards({ changed: cardsChanged });
   setUpIssueForm({ issued: cardsChanged });

@@ -8,9 +8,11 @@ import { $, el, fill } from "./dom.js";
 import { label } from "./labels.js";
 import { INCIDENT_CATEGORIES, hhmm, slotWords } from "./patrol-labels.js";
 import { reportIncident } from "./patrol-api.js";
+import { offer } from "./permissions.js";
 import { toast } from "./toast.js";
 
 export function setUpIncidentForm({ checkpoints, onReported }) {
+  offer($("#incident-form"), "POST", "/api/patrol/incidents", { zh: "上报情况", en: "report incidents" });
   fill(
     $("#incident-checkpoint"),
     el("option", { value: "" }, "— 选择 choose —"),

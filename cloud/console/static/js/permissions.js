@@ -57,6 +57,16 @@ export function offer(element, method, path, words) {
 }
 
 /**
+ * Say before `anchor` (once) what the role may not do, when it may not call `method` `path`;
+ * for controls built per row (the rows leave them out). Returns whether the role may.
+ */
+export function explain(anchor, method, path, words, name = path) {
+  const allowed = may(method, path);
+  if (!allowed && anchor && anchor.previousElementSibling?.dataset?.roleHint !== name) anchor.before(roleHint(name, words));
+  return allowed;
+}
+
+/**
  * The data each page cannot do without, as an API operation: who may read it may open the page.
  * These match the pages' roles (PAGES in cloud/api/console.py; tests check each role's links).
  */

@@ -8,11 +8,13 @@ import { $, el, fill } from "./dom.js";
 import { me } from "./me.js";
 import { printUrl, signWeek } from "./pumproom-api.js";
 import { when } from "./pumproom-labels.js";
+import { offer } from "./permissions.js";
 import { table } from "./pumproom-table.js";
 import { toast } from "./toast.js";
 
 let shown = null; // {room, monday, items}: what the form signs
 let changed = async () => {};
+let canSign = true; // the viewer's role may sign (engineers, admins); others see the week only
 
 function item({ id, text }) {
   const name = `check-${id}`;
@@ -39,7 +41,7 @@ function showForm(report, room) {
   shown = { key, ids, room, monday: report.week_start, items: report.checklist };
   $("#sign-week-open").hidden = report.complete;
   fill($("#sign-engineer"), me?.name || "—");
-  $("#sign-form").hidden = false;
+  $("#sign-form").hidden = !canSign;
 }
 
 function showSealed(signed, room, monday) {
@@ -123,6 +125,7 @@ async function sign(event) {
 export function setUpSignoff({ onChange }) {
   changed = onChange;
   const form = $("#sign-form");
+  canSign = offer(form, "POST", "/api/inspection/rooms/{room}/weeks/{monday}/sign", { zh: "签字封存巡检记录", en: "sign off an inspection" });
   form.addEventListener("submit", sign);
   form.addEventListener("input", () => {
     form.dataset.touched = "true";
