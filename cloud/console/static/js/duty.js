@@ -14,6 +14,7 @@ import { correct, logAlarm, setPrompts, setUpEntryForm } from "./duty-entry.js";
 import { renderPrompts } from "./duty-prompts.js";
 import { renderHandover, setUpHandover } from "./duty-handover.js";
 import { shiftWords } from "./duty-labels.js";
+import { renderRoster, setUpRoster } from "./duty-roster.js";
 import { showLoadError } from "./report-page.js";
 import { offer } from "./permissions.js";
 
@@ -45,7 +46,7 @@ async function loadPrompts() {
 async function load() {
   const status = await dutyGet("status");
   renderStatus(status);
-  await Promise.all([loadLog(status), loadPrompts(), renderHandover(status)]);
+  await Promise.all([loadLog(status), loadPrompts(), renderHandover(status), renderRoster(status)]);
   fill($("#refreshed"), hhmm(new Date().toISOString()));
   document.body.dataset.loaded = "true";
 }
@@ -76,6 +77,7 @@ function start() {
   $("#history-link").href = pageUrl("/duty/history");
   setUpEntryForm({ written: refresh });
   setUpHandover({ onChange: refresh });
+  setUpRoster({ onChange: refresh });
   $("#log-date").addEventListener("change", refresh);
   $("#log-today").addEventListener("click", () => {
     $("#log-date").value = "";
