@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
+from cloud.api.console import PAGES
+from cloud.auth.roles import Role, allows
 from cloud.gates.tables import VehicleRegistration
 from cloud.service import CloudService
 from sitewatch import wire
@@ -303,3 +305,60 @@ async def test_the_booth_registers_a_stranger_opens_a_barrier_and_the_report_tim
     await page.emulate_media(media="print")
     await expect(page.locator("#report-form")).to_be_hidden()
     await expect(page.locator("#report-unloading")).to_be_visible()
+
+
+async def test_a_manager_sees_the_cards_but_no_card_or_barrier_controls(
+    parking: Parking, page: Page
+) -> None:
+    """A manager reads the cards and gates but may change nothing (roles.json): the forms and
+    the row actions are left out, each with a hint, instead of controls that answer 403."""
+    made = await parking.api.post(
+        "/api/cards", json={"card": "0A00BC614E", "holder": "陈先生", "type": "resident"}
+    )
+    assert made.status_code == 201, made.text
+    await sign_in(page, parking.url, Role.MANAGER)
+    row = card_row(page, "0A00BC614E", "active")
+    await expect(row.locator("td.holder")).to_have_text("陈先生")
+    await expect(row.locator("button.details")).to_be_visible()
+    await expect(row.locator("button[data-action]")).to_have_count(0)
+    await expect(page.locator("#issue-form")).to_be_hidden()
+    await expect(page.locator('[data-role-hint="issue-form"]')).to_contain_text(
+        "Your role may not issue cards"
+    )
+    await expect(page.locator("#import-form")).to_be_hidden()
+    await expect(page.locator("#lanes")).to_be_hidden()
+    await expect(page.locator('[data-role-hint="lanes"]')).to_contain_text("open a barrier")
+
+
+async def test_a_parking_clerks_header_links_only_the_pages_the_role_opens(
+    parking: Parking, page: Page
+) -> None:
+    await sign_in(page, parking.url, Role.PARKING)
+    links = page.locator("nav.pages a:visible")
+    await expect(links).to_have_count(3)
+    for path in ("/", "/patrol", "/parking"):
+        await expect(page.locator(f'nav.pages a[href="{path}"]')).to_be_visible()
+    for path in ("/duty", "/pumproom"):
+        await expect(page.locator(f'nav.pages a[href="{path}"]')).to_be_hidden()
+    # The clerk's own controls stay: issuing cards is the clerk's job.
+    await expect(page.locator("#issue-form")).to_be_visible()
+    await expect(page.locator("[data-role-hint]")).to_have_count(0)
+
+
+async def test_every_roles_header_links_are_the_pages_it_may_open(
+    parking: Parking, browser: Browser
+) -> None:
+    """The header's links (from roles.json) agree with each page's roles (PAGES): no role is
+    offered a page that answers 403, and none misses one it may open."""
+    linked = ("/", "/patrol", "/parking", "/duty", "/pumproom")
+    pages = {page.path: page for page in PAGES}
+    for role in Role:
+        context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+        tab = await context.new_page()
+        await sign_in(tab, f"{parking.cloud.url}/", role)
+        shown = await tab.locator("nav.pages a:visible").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
+        wanted = [p for p in linked if allows(pages[p].roles, frozenset({role}))]
+        assert shown == wanted, role
+        await context.close()
