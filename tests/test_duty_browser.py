@@ -17,6 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from cloud.auth.roles import Role
 from cloud.duty import log as duty_log
 from cloud.duty import shifts
 from cloud.service import CloudService
@@ -210,3 +211,35 @@ async def test_a_handled_fault_lacking_an_entry_is_highlighted_and_logged(
     await expect(logged).to_contain_text("现场复位，通知维保")
     await expect(logged).to_contain_text(f"#{fault}")
     await expect(prompt).to_have_count(0)
+
+
+async def test_an_operator_edits_a_roster_and_the_page_shows_the_names(
+    duty: Duty, page: Page
+) -> None:
+    # The shift on duty left with one person: the status's violation shows beside the editor.
+    thin = await duty.api.put(
+        f"/api/duty/roster/{duty.outgoing.shift}/{duty.outgoing.day}", json={"staff": ["陈刚"]}
+    )
+    assert thin.status_code == 200, thin.text
+    await sign_in(page, duty.url, Role.OPERATOR)
+    await expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+    await expect(page.locator("#roster-violations")).to_contain_text(
+        f"{duty.outgoing.name} {duty.outgoing.day} has 1 on duty"
+    )
+
+    # The scheduled shift is today's (the example site's shifts end by midnight): two new names.
+    row = page.locator(
+        f'#roster-table tr[data-shift="{duty.incoming.shift}"][data-day="{duty.incoming.day}"]'
+    )
+    await row.locator("input").fill("周杰, 吴昊")
+    await row.get_by_role("button", name="保存 Save").click()
+    await expect(page.locator(".toast.ok")).to_contain_text("Roster saved")
+    await expect(row.locator(".staff-now")).to_have_text("周杰, 吴昊")
+    await expect(row).to_have_attribute("data-thin", "false")
+    await expect(page.locator("#scheduled .staff")).to_have_text("人员 Staff: 周杰, 吴昊")
+
+    # One name only: the row is flagged, as GB 25201 wants at least 2.
+    await row.locator("input").fill("周杰")
+    await row.get_by_role("button", name="保存 Save").click()
+    await expect(row.locator(".roster-flag")).to_contain_text("Fewer than 2")
+    await expect(row.locator(".staff-now")).to_have_text("周杰")

@@ -234,3 +234,17 @@ async def test_the_engineer_reviews_last_week_signs_and_prints_it(
     await expect(stale.locator("#sealed-engineer")).to_have_text(ENGINEER)
     await other.close()
     assert (await desk.api.get(desk.week)).json()["signed"]["engineer"] == ENGINEER
+
+
+async def test_an_operator_reads_the_week_but_is_offered_no_sign_off(
+    desk: PumpRoomDesk, page: Page
+) -> None:
+    """Only engineers sign (roles.json): an operator sees the week and a hint, not a form that
+    would answer 403."""
+    await sign_in(page, f"{desk.cloud.url}/pumproom", Role.OPERATOR)
+    await expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+    await expect(page.locator("#signoff")).to_be_visible()
+    await expect(page.locator("#sign-form")).to_be_hidden()
+    await expect(page.locator('[data-role-hint="sign-form"]')).to_contain_text(
+        "Your role may not sign off an inspection"
+    )
