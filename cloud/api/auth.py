@@ -173,7 +173,9 @@ def change_user(session: SessionDep, user_id: IdPath, body: UserChange) -> UserO
     demoted = body.role is not None and body.role is not Role.ADMIN
     if user.role == Role.ADMIN.value and user.active and (demoted or body.active is False):
         others = session.scalar(
-            select(func.count()).select_from(UserRecord).where(
+            select(func.count())
+            .select_from(UserRecord)
+            .where(
                 UserRecord.role == Role.ADMIN.value,
                 UserRecord.active.is_(True),
                 UserRecord.id != user.id,
