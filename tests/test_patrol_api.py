@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.api.patrol import patrol_now
+from cloud.api.deps import clock_now
 from cloud.app import create_app
 from sitewatch.siteconfig import Site
 from tests.patrol_desk import LI, PATROL, T0, ZHANG, PatrolDesk, minutes, patrol_site
@@ -50,7 +50,7 @@ async def serve(sessions: sessionmaker[Session], sites: dict[str, Site]) -> Asyn
         transport=transport, base_url="http://sitewatch", headers=OPERATOR
     ) as client:
         api = Api(client)
-        app.dependency_overrides[patrol_now] = lambda: api.now
+        app.dependency_overrides[clock_now] = lambda: api.now
         yield api
 
 

@@ -114,8 +114,12 @@ def set_condition(
         delay = condition.on_delay_s if raw else condition.off_delay_s
         alarm.due_at = at + timedelta(seconds=delay)
     if raw == alarm.active:
-        alarm.due_at = None  # a change that did not outlast its delay
-        alarm.value = value if raw else alarm.value
+        # Nothing moves (or a change did not outlast its delay). Only what differs is written,
+        # so a rule re-stated on every clock tick leaves the row alone.
+        if alarm.due_at is not None:
+            alarm.due_at = None
+        if raw and alarm.value != value:
+            alarm.value = value
         return
     if alarm.due_at is None or alarm.due_at <= at:
         alarm.due_at = None

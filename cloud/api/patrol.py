@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy.orm import Session, selectinload
 
 from cloud.api import patrol_board as live
 from cloud.api import patrol_reports as reports
 from cloud.api import patrol_views as views
 from cloud.api.alarms import perform
-from cloud.api.deps import Day, IdPath, Instant, SessionDep, SiteDep
+from cloud.api.deps import Day, IdPath, Instant, NowDep, SessionDep, SiteDep
 from cloud.api.operator import OperatorDep
 from cloud.api.patrol_schemas import (
     Board,
@@ -34,7 +34,6 @@ from cloud.api.patrol_schemas import (
 )
 from cloud.api.security import EVERYONE, allow
 from cloud.auth.roles import Role
-from cloud.models import utcnow
 from cloud.patrol.incidents import IncidentRefused, report_incident
 from cloud.patrol.tables import PatrolIncident, PatrolTour
 from sitewatch.siteconfig import Site
@@ -46,12 +45,6 @@ WRITE = allow(Role.GUARD, Role.OPERATOR)
 MAX_REPORT_DAYS = 366  # a year: one query over every tour of the period
 
 
-def patrol_now() -> datetime:
-    """The time patrol is judged at; tests put their own clock here (dependency_overrides)."""
-    return utcnow()
-
-
-NowDep = Annotated[datetime, Depends(patrol_now)]
 From = Annotated[
     Instant | None,
     Query(alias="from", description="from this time (inclusive); no zone: the site's local time"),

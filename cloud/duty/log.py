@@ -156,9 +156,5 @@ def tick(session: Session, sites: dict[str, Site], now: datetime, since: datetim
         due = (last or since) + timedelta(hours=site.duty.status_check_hours)
         if now >= due:
             local = last.astimezone(ZoneInfo(site.timezone)).strftime("%H:%M") if last else "never"
-            alarm = work.alarm(status_source(site).key, STATUS_OVERDUE.name)
-            if alarm is None or not alarm.raw_active:
-                set_condition(
-                    work, status_source(site), STATUS_OVERDUE, True, f"last: {local}", due
-                )
+            set_condition(work, status_source(site), STATUS_OVERDUE, True, f"last: {local}", due)
     work.flush()

@@ -117,8 +117,7 @@ def tick(session: Session, sites: dict[str, Site], now: datetime) -> None:
             _, end = week_bounds(site, last_week)
             due = end + timedelta(days=site.inspection.grace_days)
             late = now >= due and signed(session, site.id, room, last_week) is None
-            alarm = work.alarm(overdue_source(site, room).key, OVERDUE.name)
-            if late and (alarm is None or not alarm.raw_active):
+            if late:
                 value = f"week of {last_week.isoformat()}"
                 set_condition(work, overdue_source(site, room), OVERDUE, True, value, due)
     work.flush()

@@ -63,13 +63,6 @@ def seal(
     return record
 
 
-def sealed(session: Session, site: str, kind: str, ref: str) -> SealedRecord | None:
-    query = select(SealedRecord).where(
-        SealedRecord.site == site, SealedRecord.kind == kind, SealedRecord.ref == ref
-    )
-    return session.scalar(query)
-
-
 @dataclass(frozen=True)
 class ChainProblem:
     seq: int
