@@ -2,6 +2,7 @@
 
 A message is acked to the broker and confirmed to its edge only after its transaction commits.
 Bad input goes to the dead-letter table with its reason and is confirmed, so ingest never stops.
+Each node's messages are written by one writer lane, in order (see `cloud.lanes`).
 """
 
 from __future__ import annotations
@@ -13,43 +14,48 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from cloud import ingest_client, store
 from cloud.alarms import clock, lifecycle
 from cloud.alarms.feed import AlarmFeed
-from cloud.commands import take_commands
+from cloud.batch_writer import BatchWriter, Incoming
+from cloud.commands import EdgeCommand
+from cloud.db import turn, writer_turns
 from cloud.duty import log as duty_log
 from cloud.gates.publisher import CardListPublisher
 from cloud.inspection import signoff as inspections
+from cloud.lanes import LaneRouter, lanes_for
 from cloud.models import utcnow
 from cloud.patrol import clock as patrol_clock
 from cloud.telemetry import TelemetrySink
-from cloud.working_set import LOCK_GROUPS, WorkingSet, node_groups
 from sitewatch import wire
 from sitewatch.broker import BrokerAddress, configure_tls
 from sitewatch.siteconfig import Site
 
+__all__ = ["ACK_EARLY", "Incoming", "Ingest"]
+
 log = logging.getLogger(__name__)
 
-# Messages stored together at most: a batch's loads and commit cost the same for 500 as for
-# 1,000. Half the broker's in-flight window, so the next batch arrives while one is stored:
-# MQTT 5 workers ask for 2 * BATCH (Receive Maximum); a 3.1.1 cloud gets the broker's
-# max_inflight_messages (1,000 in config/mosquitto) and stores half of that at a time.
+# Messages a lane stores together at most: a batch's loads and commit cost the same for 500 as
+# for 1,000. Each lane gets twice that of the broker's in-flight window, so its next batch
+# arrives while one is stored: MQTT 5 workers ask for 2 * BATCH per lane (Receive Maximum); a
+# 3.1.1 cloud gets the broker's max_inflight_messages (1,000 in config/mosquitto) and shares
+# half of that out among its lanes.
 BATCH = 1000
+INFLIGHT_311 = 1000
 ACK_EARLY = 500  # positions waiting that are confirmed without waiting out the interval
 SUPERVISE_EVERY_S = 5.0
 TICK_EVERY_S = 1.0
-CONFLICT_ATTEMPTS = 3
 ACK_WINDOW = 1000  # acks paho may have in flight
 GC_THRESHOLDS = (50_000, 20, 20)  # the cyclic GC's, see `_tune_gc`
-RECEIVE_MAXIMUM = 2 * BATCH
+
+Position = tuple[str, str, str]  # site, node, stream
 
 
 def _tune_gc() -> None:
@@ -61,19 +67,20 @@ def _tune_gc() -> None:
         gc.set_threshold(*GC_THRESHOLDS)
 
 
-@dataclass(frozen=True)
-class Incoming:
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
+@dataclass
+class Lane:
+    """One writer thread, the messages of its nodes, and the positions it has yet to confirm."""
 
-
-Decoded = tuple[Incoming, "wire.AnyMessage | wire.WireError"]
+    index: int
+    # SimpleQueue: put() from paho's thread is one C call, not a lock and a condition.
+    queue: queue.SimpleQueue[Incoming | None] = field(default_factory=queue.SimpleQueue)
+    pending_acks: dict[Position, list[int]] = field(default_factory=lambda: defaultdict(list))
+    last_ack_flush: float = 0.0
+    thread: threading.Thread | None = None
 
 
 class Ingest:
-    """One ingest worker: a paho subscriber feeding a single database-writer thread."""
+    """One ingest worker: a paho subscriber feeding one database-writer thread per lane."""
 
     def __init__(
         self,
@@ -86,6 +93,7 @@ class Ingest:
         feed: AlarmFeed | None = None,
         share_group: str | None = None,
         telemetry: TelemetrySink | None = None,
+        lanes: int | None = None,
     ) -> None:
         self.sites = sites
         self.sessions = sessions
@@ -94,21 +102,23 @@ class Ingest:
         self.on_stored = on_stored
         self.connected = threading.Event()
         self.stored_count = 0
-        self.dead_letter_count = 0
-        # SimpleQueue: put() from paho's thread is one C call, not a lock and a condition.
-        self._queue: queue.SimpleQueue[Incoming | None] = queue.SimpleQueue()
-        self._pending_acks: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-        self._last_ack_flush = 0.0
+        self._count_lock = threading.Lock()
         self._next_supervision = 0.0
         self._next_tick = 0.0
         self.feed = feed
         self._watching_since = utcnow()
-        self._worker: threading.Thread | None = None
         self.share_group = share_group
         self.telemetry = telemetry
+        engine = sessions.kw["bind"]
+        self.writer = BatchWriter(
+            sites, sessions, telemetry, self._after_commit, turns=writer_turns(engine)
+        )
         self.card_lists = CardListPublisher(sites, self._publish_retained)
-        self._dialect = sessions.kw["bind"].dialect.name
-        self._batch = BATCH if share_group is not None else BATCH // 2
+        self.router = LaneRouter(lanes or lanes_for(engine.dialect.name))
+        self.lanes = [Lane(index) for index in range(self.router.lanes)]
+        shared = share_group is not None
+        self._batch = BATCH if shared else INFLIGHT_311 // (2 * len(self.lanes))
+        self._window = 2 * BATCH * len(self.lanes)  # MQTT 5: asked of the broker
         self._client = ingest_client.make_client(client_id, shared=share_group is not None)
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
@@ -125,6 +135,10 @@ class Ingest:
         self._client.on_message = self._on_message
         if isinstance(self._client, ingest_client.IngestClient):
             self._client.receiver = self._receive
+
+    @property
+    def dead_letter_count(self) -> int:
+        return self.writer.dead_letter_count
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
@@ -154,17 +168,20 @@ class Ingest:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # Only queue it: decoding happens in the writer thread, where failures are handled.
-        self._queue.put(Incoming(message.topic, bytes(message.payload), message.mid, message.qos))
+        self._receive(message.topic, bytes(message.payload), message.mid, message.qos)
 
     def _receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        self._queue.put(Incoming(topic, payload, mid, qos))
+        self.lanes[self.router(topic)].queue.put(Incoming(topic, payload, mid, qos))
 
     def start(self) -> None:
         _tune_gc()
-        self._worker = threading.Thread(target=self._work, name="sitewatch-ingest", daemon=True)
-        self._worker.start()
+        for lane in self.lanes:
+            lane.thread = threading.Thread(
+                target=self._work, args=(lane,), name=f"sitewatch-ingest-{lane.index}", daemon=True
+            )
+            lane.thread.start()
         ingest_client.connect_async(
-            self._client, self.broker, shared=self.share_group is not None, window=RECEIVE_MAXIMUM
+            self._client, self.broker, shared=self.share_group is not None, window=self._window
         )
         self._client.loop_start()
 
@@ -176,24 +193,31 @@ class Ingest:
         return info.rc == mqtt.MQTT_ERR_SUCCESS and self.connected.is_set()
 
     def stop(self) -> None:
-        self._queue.put(None)
-        if self._worker is not None:
-            self._worker.join(timeout=10)
+        for lane in self.lanes:
+            lane.queue.put(None)
+        for lane in self.lanes:
+            if lane.thread is not None:
+                lane.thread.join(timeout=10)
         self._client.publish(
             wire.CLOUD_STATE_TOPIC, wire.cloud_state(online=False), qos=1, retain=True
         )
         self._client.disconnect()
         self._client.loop_stop()
+        if self.writer.turns is not None:
+            self.writer.turns.close()
 
-    def _work(self) -> None:
+    def _work(self, lane: Lane) -> None:
         running = True
+        # The first lane also runs the clocks: one place, as with a single writer.
+        clocks = lane.index == 0
         while running:
-            self._supervise_if_due()
-            self._tick_if_due()
+            if clocks:
+                self._supervise_if_due()
+                self._tick_if_due()
             try:
-                first = self._queue.get(timeout=min(self.ack_interval_s / 2, TICK_EVERY_S))
+                first = lane.queue.get(timeout=min(self.ack_interval_s / 2, TICK_EVERY_S))
             except queue.Empty:
-                self._flush_acks()
+                self._flush_acks(lane)
                 continue
             batch: list[Incoming] = []
             item: Incoming | None = first
@@ -202,19 +226,49 @@ class Ingest:
                 if len(batch) >= self._batch:
                     break
                 try:
-                    item = self._queue.get_nowait()
+                    item = lane.queue.get_nowait()
                 except queue.Empty:
                     break
             if item is None:
                 running = False
             try:
                 if batch:
-                    self._store_retrying(batch)
-                self._flush_acks()
+                    self._confirm(lane, batch, self.writer.write_retrying(batch))
+                self._flush_acks(lane)
             except Exception:
-                # Never let the writer thread die silently while the API keeps serving.
+                # Never let a writer thread die silently while the API keeps serving.
                 log.exception("ingest batch failed; its messages stay unconfirmed and come again")
-        self._flush_acks(force=True)
+        self._flush_acks(lane, force=True)
+
+    def store_batch(self, batch: list[Incoming]) -> None:
+        """Store messages as received, each lane's share in turn, and confirm them: what the
+        lanes do, in the caller's thread (tests, tools)."""
+        for share in self.router.split(batch, lambda incoming: incoming.topic):
+            lane = self.lanes[self.router(share[0].topic)]
+            self._confirm(lane, share, self.writer.write(share))
+
+    def _confirm(self, lane: Lane, batch: list[Incoming], stored: list[store.Stored]) -> None:
+        """Committed: now it is safe to tell the broker and the edges."""
+        ingest_client.ack_all(self._client, ((i.mid, i.qos) for i in batch))
+        for one in stored:
+            lane.pending_acks[(one.site, one.node, one.stream)].append(one.seq)
+            if one.rebirth:
+                self.send_command(one.site, one.node, "rebirth", {})
+        with self._count_lock:
+            self.stored_count += len(batch)
+        if self.on_stored is not None:
+            self.on_stored()
+
+    def _after_commit(self, changed: list[int], commands: list[EdgeCommand]) -> None:
+        self._tell(changed)
+        for command in commands:  # committed: now the readers may show it
+            self.send_command(command.site, command.node, command.name, command.args)
+
+    def _tell(self, changed: list[int]) -> None:
+        if self.feed is not None and changed:
+            self.feed.publish(changed)
+
+    # -- the clocks --------------------------------------------------------------------------
 
     def _tick_if_due(self) -> None:
         """Delays, shelving and suppression windows run out with no message to tell us."""
@@ -258,7 +312,7 @@ class Ingest:
         if now < due:
             return due
         try:
-            with self.sessions.begin() as session:
+            with turn(self.writer.turns), self.sessions.begin() as session:
                 job(session)
                 session.flush()
                 changed = lifecycle.changed_alarms(session)
@@ -270,150 +324,21 @@ class Ingest:
             log.exception("%s failed, will retry", what)
         return now + every_s
 
-    def _tell(self, changed: list[int]) -> None:
-        if self.feed is not None and changed:
-            self.feed.publish(changed)
+    # -- confirmations -----------------------------------------------------------------------
 
-    def _store_retrying(self, batch: list[Incoming]) -> None:
-        """A database outage must not kill ingest: unconfirmed messages wait and are retried."""
-        delay = 0.5
-        while True:
-            try:
-                self.store_batch(batch)
-                return
-            except StaleDataError:
-                log.info("another worker changed an alarm of this batch; storing it again")
-                time.sleep(0.05)
-            except SQLAlchemyError as exc:
-                log.error("database write failed, retrying in %.1f s: %s", delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
-
-    def store_batch(self, batch: list[Incoming]) -> None:
-        """Store messages as received, then ack them to the broker and queue their confirmations."""
-        decoded = [self._decode(incoming) for incoming in batch]
-        try:
-            confirmations = self._store_racing(decoded)
-        except (OperationalError, StaleDataError):
-            # The database is unreachable or busy, or another writer changed a row under us:
-            # the whole batch is tried again by _store_retrying.
-            raise
-        except Exception:
-            # Something in the batch broke the transaction. Store the messages one by one, so
-            # that only the culprit is dead-lettered and everything else still goes in.
-            log.exception("storing a batch of %d failed; storing it message by message", len(batch))
-            confirmations = []
-            for one in decoded:
-                confirmations.extend(self._store_alone(one))
-        # Committed: now it is safe to tell the broker and the edges.
-        ingest_client.ack_all(self._client, ((i.mid, i.qos) for i in batch))
-        for stored in confirmations:
-            self._pending_acks[(stored.site, stored.node, stored.stream)].append(stored.seq)
-            if stored.rebirth:
-                self.send_command(stored.site, stored.node, "rebirth", {})
-        self.stored_count += len(batch)
-        if self.on_stored is not None:
-            self.on_stored()
-
-    def _store_racing(self, decoded: list[Decoded]) -> list[store.Stored]:
-        """Another worker may insert the same new row (a point, an alarm, a re-sent message)
-        between our read and our write; the unique constraint refuses ours, and a new attempt
-        finds the row."""
-        attempt = 1
-        while True:
-            try:
-                return self._store_batch(decoded)
-            except IntegrityError:
-                if attempt == CONFLICT_ATTEMPTS:
-                    raise
-                attempt += 1
-                log.info("a concurrent writer got there first; storing the batch again")
-
-    @staticmethod
-    def _decode(incoming: Incoming) -> Decoded:
-        try:
-            return incoming, wire.decode(incoming.topic, incoming.payload)
-        except wire.WireError as exc:
-            return incoming, exc
-
-    def _store_batch(self, decoded: list[Decoded]) -> list[store.Stored]:
-        """All of them in one transaction per group of nodes (see `node_groups`)."""
-        groups = 1 if self._dialect != "postgresql" else LOCK_GROUPS
-        confirmations: list[store.Stored] = []
-        for group in node_groups(decoded, lambda one: one[0].topic, groups):
-            confirmations.extend(self._store_group(group))
-        return confirmations
-
-    def _store_group(self, decoded: list[Decoded]) -> list[store.Stored]:
-        """All of them in one transaction, their shared rows loaded once."""
-        confirmations: list[store.Stored] = []
-        with self.sessions.begin() as session:
-            work = WorkingSet(session, self.sites, self.telemetry)
-            store.prepare(
-                work,
-                self.sites,
-                [(m, i.payload) for i, m in decoded if not isinstance(m, wire.WireError)],
-            )
-            for incoming, message in decoded:
-                stored = self._apply(work, incoming, message)
-                if stored is not None:
-                    confirmations.append(stored)
-            work.flush()
-            changed = lifecycle.changed_alarms(session)
-            commands = take_commands(session)
-        self._tell(changed)
-        for command in commands:  # committed: now the readers may show it
-            self.send_command(command.site, command.node, command.name, command.args)
-        return confirmations
-
-    def _store_alone(self, one: Decoded) -> list[store.Stored]:
-        incoming, message = one
-        try:
-            return self._store_batch([one])
-        except (OperationalError, StaleDataError):
-            raise
-        except Exception as exc:
-            # A bug of ours or a value the database refuses must not stop ingest; the raw bytes
-            # are kept for replay once fixed.
-            log.exception("failed to store message on %s", incoming.topic)
-            reason = f"internal error while storing: {type(exc).__name__}: {exc}"
-            with self.sessions.begin() as session:
-                stored = self._reject(session, incoming, reason, message)
-            return [stored] if stored is not None else []
-
-    def _apply(
-        self, work: WorkingSet, incoming: Incoming, message: wire.AnyMessage | wire.WireError
-    ) -> store.Stored | None:
-        if isinstance(message, wire.WireError):
-            return self._reject(work.session, incoming, str(message), None)
-        try:
-            return store.apply(work, self.sites, message, incoming.payload)
-        except store.Rejected as exc:
-            return self._reject(work.session, incoming, str(exc), message)
-
-    def _reject(
-        self, session: Session, incoming: Incoming, reason: str, message: wire.AnyMessage | None
-    ) -> store.Stored | None:
-        log.warning("dead-lettered message on %s: %s", incoming.topic, reason)
-        store.dead_letter(session, incoming.topic, incoming.payload, reason)
-        self.dead_letter_count += 1
-        # Confirm it anyway, so the edge stops re-sending something that will never be accepted.
-        if isinstance(message, wire.Envelope):
-            return store.Stored(message.site, message.node, message.stream, message.seq, False)
-        hint = wire.position_hint(incoming.topic, incoming.payload)
-        return store.Stored(*hint, duplicate=False) if hint else None
-
-    def _flush_acks(self, force: bool = False) -> None:
+    def _flush_acks(self, lane: Lane, force: bool = False) -> None:
         """Confirm stored positions at least every `ack_interval_s`, and sooner once a batch's
         worth is waiting: the edge holds back its backlog until its rows are confirmed, so
         waiting out the interval would cap a replay at one window of rows per interval."""
         now = time.monotonic()
-        waiting = sum(len(seqs) for seqs in self._pending_acks.values())
-        due = force or now - self._last_ack_flush >= self.ack_interval_s or waiting >= ACK_EARLY
+        waiting = sum(len(seqs) for seqs in lane.pending_acks.values())
+        # The worker's threshold, shared out: a lane holds only its share of the positions.
+        early = waiting * len(self.lanes) >= ACK_EARLY
+        due = force or now - lane.last_ack_flush >= self.ack_interval_s or early
         if not waiting or not due:
             return
-        self._last_ack_flush = now
-        pending, self._pending_acks = self._pending_acks, defaultdict(list)
+        lane.last_ack_flush = now
+        pending, lane.pending_acks = lane.pending_acks, defaultdict(list)
         for (site, node, stream), seqs in pending.items():
             ranges = wire.seq_ranges(seqs)
             for start in range(0, len(ranges), wire.MAX_ACK_RANGES):

@@ -49,6 +49,7 @@ class CloudService:
                 BrokerAddress.parse(settings.mqtt_url),
                 client_id=settings.client_id,
                 ack_interval_s=settings.ack_interval_s,
+                lanes=settings.ingest_lanes,
                 feed=self.feed,
                 telemetry=self.telemetry.sink,
                 share_group=settings.share_group,

@@ -44,6 +44,13 @@ class CloudSettings(BaseSettings):
     ack_interval_s: float = Field(
         default=1.0, gt=0, le=10, description="how often stored seq ranges are confirmed to edges"
     )
+    ingest_lanes: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="database writer threads of one ingest process, each with its own share of "
+        "the nodes; unset: 2 on PostgreSQL, 1 on SQLite (one write lock for the whole file)",
+    )
     client_id: str = Field(default="sw-cloud-1", description="MQTT client id of this worker")
     share_group: str | None = Field(
         default=None,

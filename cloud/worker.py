@@ -46,6 +46,7 @@ class IngestWorker:
             BrokerAddress.parse(settings.mqtt_url),
             client_id=settings.client_id,
             ack_interval_s=settings.ack_interval_s,
+            lanes=settings.ingest_lanes,
             share_group=self.group,
             telemetry=self.telemetry.sink,
         )

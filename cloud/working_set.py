@@ -8,10 +8,9 @@ outlives its transaction, so several workers never act on each other's stale cop
 
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -35,8 +34,6 @@ PointKey = tuple[str, str, str, str]  # site, node, device, point (or an alarm's
 Position = tuple[str, str, str, int]  # site, node, stream, seq
 _POSITION = ("site", "node", "stream", "seq")  # the unique key of `messages`
 
-T = TypeVar("T")
-
 # Bound parameters per IN list: far below every backend's limit, large enough to be one query.
 _CHUNK = 500
 
@@ -44,24 +41,6 @@ _CHUNK = 500
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-# PostgreSQL: a batch is stored in this many transactions, each holding the locks of its share
-# of the nodes. Two workers then take turns per share, not per batch: while one stores its
-# second share, the other can store its first.
-LOCK_GROUPS = 2
-
-
-def node_groups(items: list[T], topic: Callable[[T], str], groups: int) -> list[list[T]]:
-    """`items` split by the node of their topic into at most `groups` lists, always the same
-    list for a node, in order within each; empty lists left out."""
-    if groups <= 1:
-        return [items] if items else []
-    split: list[list[T]] = [[] for _ in range(groups)]
-    for item in items:
-        node = "/".join(topic(item).split("/", 4)[2:4])  # sw/v1/{site}/{node}/...
-        split[zlib.crc32(node.encode()) % groups].append(item)
-    return [group for group in split if group]
 
 
 class WorkingSet:

@@ -70,7 +70,9 @@ def _point(sessions: sessionmaker[Session], device: str, name: str) -> PointReco
 
 
 def _pending(ingest: Ingest) -> list[int]:
-    return sorted(seq for seqs in ingest._pending_acks.values() for seq in seqs)
+    return sorted(
+        seq for lane in ingest.lanes for seqs in lane.pending_acks.values() for seq in seqs
+    )
 
 
 def test_a_position_repeated_within_a_batch_is_stored_once_and_confirmed_each_time(

@@ -115,7 +115,9 @@ def event(seq: int, *items: wire.PointValue) -> Incoming:
 
 def pending(ingest: Ingest) -> list[int]:
     """The positions ingest will confirm to the edge: only ever added after the commit."""
-    return sorted(seq for seqs in ingest._pending_acks.values() for seq in seqs)
+    return sorted(
+        seq for lane in ingest.lanes for seqs in lane.pending_acks.values() for seq in seqs
+    )
 
 
 def parked(sessions: sessionmaker[Session]) -> list[tuple[str, int, float]]:
