@@ -1,34 +1,35 @@
-"""Many rows in one INSERT statement whose text does not depend on how many rows there are.
+"""Many rows into one table in one go, past SQLAlchemy's per-row work: COPY or one short statement
+on PostgreSQL, the driver's own loop on SQLite.
 
 SQLAlchemy sends an executemany INSERT to PostgreSQL as one statement with a VALUES row per
 parameter set ("insertmanyvalues"). With a few hundred rows that statement is tens of kilobytes,
 too long for psycopg's query cache, so psycopg parses it again with regular expressions every
 time: in a profile of ingest that parsing cost more CPU than everything else the batch did.
 Arrays per column (`unnest`) are no better: psycopg escapes every element with a regular
-expression. On PostgreSQL the rows therefore go in as one JSON document,
-`INSERT ... SELECT FROM json_to_recordset(...)`: a short statement, parsed and planned once, and
-the rows encoded and decoded in C (floats round-trip exactly: Python writes the shortest repr,
-PostgreSQL reads it correctly rounded). SQLite has no such parsing cost; it keeps SQLAlchemy's
-executemany.
+expression. So on PostgreSQL rows that need no conflict check go in with COPY (encoded by
+psycopg in C, and nothing for the server to parse or plan), and the others as one JSON document,
+`INSERT ... SELECT FROM json_to_recordset(...)`: a short statement, parsed and planned once
+(floats round-trip exactly: Python writes the shortest repr, PostgreSQL reads it correctly
+rounded). On SQLite, SQLAlchemy's executemany runs every value through its bind processing in
+Python; here only the columns whose type has a bind processor run it, and sqlite3 loops in C.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Column, String, Table, TextClause, text
-from sqlalchemy.dialects import postgresql, sqlite
+import psycopg
+from sqlalchemy import Column, Dialect, String, Table, TextClause, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 _PG = postgresql.dialect()
-
-
-def _is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _type_of(column: Column[Any]) -> str:
@@ -75,15 +76,44 @@ def _encode(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not a column value bulk.insert can send")
 
 
+def _driver_error(statement: str, exc: Exception, base: type[Exception]) -> DBAPIError:
+    # As if SQLAlchemy had run it: callers tell a lost connection from a busy database from a
+    # refused row by SQLAlchemy's exception classes.
+    return DBAPIError.instance(statement, None, exc, base)
+
+
 def insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows` (dicts with the same keys) into `table` in the session's transaction."""
     if not rows:
         return
-    if _is_postgresql(session):
-        statement = _json_insert(table, _columns(table, rows), (), ())
-        session.execute(statement, {"rows": _json(rows)})
+    driver = session.connection().connection.driver_connection
+    columns = _columns(table, rows)
+    if isinstance(driver, psycopg.Connection):
+        _copy(driver, table, columns, rows)
+    elif isinstance(driver, sqlite3.Connection):
+        statement = _sqlite_insert(table, columns, ())
+        values = _sqlite_values(session.get_bind().dialect, table, columns, rows)
+        try:
+            driver.executemany(statement, values)
+        except sqlite3.Error as exc:
+            raise _driver_error(statement, exc, sqlite3.Error) from exc
     else:
         session.execute(table.insert(), list(rows))
+
+
+def _copy(
+    driver: psycopg.Connection[Any],
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
+    except psycopg.Error as exc:
+        raise _driver_error(statement, exc, psycopg.Error) from exc
 
 
 def insert_new(
@@ -97,12 +127,69 @@ def insert_new(
     waits for it, and is skipped if it commits."""
     if not rows:
         return []
-    if _is_postgresql(session):
-        statement = _json_insert(table, _columns(table, rows), unique, unique)
-        return [tuple(row) for row in session.execute(statement, {"rows": _json(rows)})]
-    statement = (
-        sqlite.insert(table)
-        .on_conflict_do_nothing(index_elements=list(unique))
-        .returning(*(table.c[name] for name in unique))
+    driver = session.connection().connection.driver_connection
+    columns = _columns(table, rows)
+    if isinstance(driver, sqlite3.Connection):
+        return _sqlite_insert_new(session.get_bind().dialect, driver, table, columns, rows, unique)
+    statement = _json_insert(table, columns, unique, unique)
+    return [tuple(row) for row in session.execute(statement, {"rows": _json(rows)})]
+
+
+def _sqlite_insert_new(
+    dialect: Dialect,
+    driver: sqlite3.Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[dict[str, Any]],
+    unique: tuple[str, ...],
+) -> list[tuple[Any, ...]]:
+    # Row by row, each telling by its rowcount whether it went in: sqlite3's executemany reports
+    # only the total, and RETURNING needs SQLAlchemy's multi-row statements again.
+    statement = _sqlite_insert(table, columns, unique)
+    inserted: list[tuple[Any, ...]] = []
+    cursor = driver.cursor()
+    try:
+        for row, values in zip(rows, _sqlite_values(dialect, table, columns, rows), strict=True):
+            if cursor.execute(statement, values).rowcount:
+                inserted.append(tuple(row[name] for name in unique))
+    except sqlite3.Error as exc:
+        raise _driver_error(statement, exc, sqlite3.Error) from exc
+    finally:
+        cursor.close()
+    return inserted
+
+
+@cache
+def _sqlite_insert(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...]) -> str:
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
-    return [tuple(row) for row in session.execute(statement, list(rows))]
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    return sql
+
+
+Processor = Callable[[Any], Any] | None
+
+
+@lru_cache(maxsize=64)  # keyed by engine dialect: a few in a process, many in the tests
+def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[Processor, ...]:
+    return tuple(table.c[name].type.bind_processor(dialect) for name in columns)
+
+
+def _sqlite_values(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Each row's values as SQLAlchemy would bind them (dates as its text, JSON encoded)."""
+    processors = _processors(dialect, table, columns)
+    if not any(processors):
+        return [tuple(row[name] for name in columns) for row in rows]
+    values = []
+    for row in rows:
+        values.append(
+            tuple(
+                process(row[name]) if process is not None else row[name]
+                for name, process in zip(columns, processors, strict=True)
+            )
+        )
+    return values
