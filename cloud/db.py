@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +36,58 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+class WriterTurns:
+    """Writers of several processes take turns on one SQLite file's write lock, in order.
+
+    SQLite's busy handler polls, sleeping up to 100 ms at a time, so a worker that commits and
+    begins its next batch at once can keep the lock while another waits for seconds. Two
+    flock()s make a turnstile: a writer waits for the lock while holding the gate, so the one that
+    just finished queues behind it instead of taking the lock again.
+    """
+
+    def __init__(self, database: Path) -> None:
+        import fcntl  # POSIX only; see `writer_turns`
+
+        self._flock = fcntl.flock
+        self._exclusive, self._unlock = fcntl.LOCK_EX, fcntl.LOCK_UN
+        self._gate = open(database.with_name(database.name + "-gate"), "ab")  # noqa: SIM115
+        self._lock = open(database.with_name(database.name + "-writer"), "ab")  # noqa: SIM115
+        self._threads = threading.Lock()  # flock() does not exclude threads sharing a file
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._threads:
+            self._flock(self._gate, self._exclusive)
+            try:
+                self._flock(self._lock, self._exclusive)
+            finally:
+                self._flock(self._gate, self._unlock)
+            try:
+                yield
+            finally:
+                self._flock(self._lock, self._unlock)
+
+    def close(self) -> None:
+        self._gate.close()
+        self._lock.close()
+
+
+def writer_turns(engine: Engine) -> WriterTurns | None:
+    """Turns for the writers of a SQLite file; None where the database queues writers itself
+    (PostgreSQL waits on row locks), for an in-memory database, or without flock()."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    try:
+        return WriterTurns(Path(database))
+    except ImportError:
+        return None
+
+
+def turn(turns: WriterTurns | None) -> AbstractContextManager[None]:
+    return turns.turn() if turns is not None else nullcontext()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
