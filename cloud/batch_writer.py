@@ -30,12 +30,17 @@ log = logging.getLogger(__name__)
 CONFLICT_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class Incoming:
+    """A message as received: its topic, its payload, and what the broker needs to hear back."""
+
     topic: str
     payload: bytes
     mid: int
     qos: int
+    # Set once its transaction has committed (or storing it was given up); see PubackQueue.
+    settled: bool = False
+    stored: bool = False
 
 
 Decoded = tuple[Incoming, "wire.AnyMessage | wire.WireError"]

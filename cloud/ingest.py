@@ -116,6 +116,7 @@ class Ingest:
         self.card_lists = CardListPublisher(sites, self._publish_retained)
         self.router = LaneRouter(lanes or lanes_for(engine.dialect.name))
         self.lanes = [Lane(index) for index in range(self.router.lanes)]
+        self._pubacks = ingest_client.PubackQueue()
         shared = share_group is not None
         self._batch = BATCH if shared else INFLIGHT_311 // (2 * len(self.lanes))
         self._window = 2 * BATCH * len(self.lanes)  # MQTT 5: asked of the broker
@@ -156,6 +157,7 @@ class Ingest:
         prefix = f"$share/{self.share_group}/" if self.share_group else ""
         client.subscribe([(prefix + wire.Topic.filter(kind=k), 1) for k in kinds])
         client.publish(wire.CLOUD_STATE_TOPIC, wire.cloud_state(online=True), qos=1, retain=True)
+        self._pubacks.reset()
         # A restarted broker may have lost its retained card lists: send them all again.
         self.card_lists.sent.clear()
         self.connected.set()
@@ -171,7 +173,9 @@ class Ingest:
         self._receive(message.topic, bytes(message.payload), message.mid, message.qos)
 
     def _receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        self.lanes[self.router(topic)].queue.put(Incoming(topic, payload, mid, qos))
+        incoming = Incoming(topic, payload, mid, qos)
+        self._pubacks.received(incoming)
+        self.lanes[self.router(topic)].queue.put(incoming)
 
     def start(self) -> None:
         _tune_gc()
@@ -238,6 +242,8 @@ class Ingest:
             except Exception:
                 # Never let a writer thread die silently while the API keeps serving.
                 log.exception("ingest batch failed; its messages stay unconfirmed and come again")
+                # Nor hold back the PUBACKs of every later message of the other lanes.
+                self._pubacks.settle(batch, stored=False)
         self._flush_acks(lane, force=True)
 
     def store_batch(self, batch: list[Incoming]) -> None:
@@ -249,7 +255,7 @@ class Ingest:
 
     def _confirm(self, lane: Lane, batch: list[Incoming], stored: list[store.Stored]) -> None:
         """Committed: now it is safe to tell the broker and the edges."""
-        ingest_client.ack_all(self._client, ((i.mid, i.qos) for i in batch))
+        ingest_client.ack_all(self._client, self._pubacks.settle(batch))
         for one in stored:
             lane.pending_acks[(one.site, one.node, one.stream)].append(one.seq)
             if one.rebirth:

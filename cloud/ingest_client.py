@@ -16,7 +16,10 @@ stock client if not.
 from __future__ import annotations
 
 import struct
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -175,6 +178,55 @@ def connect_async(client: mqtt.Client, broker: BrokerAddress, shared: bool, wind
     client.connect_async(
         broker.host, broker.port, keepalive=15, clean_start=True, properties=limits
     )
+
+
+class Received(Protocol):
+    """What the PUBACK queue needs of a received message."""
+
+    mid: int
+    qos: int
+    settled: bool  # its transaction committed, or storing it was given up
+    stored: bool  # committed: it may be PUBACKed
+
+
+class PubackQueue:
+    """PUBACKs in the order the broker sent the messages, whatever order they commit in.
+
+    Mosquitto finds the message a PUBACK is for by walking its in-flight list from the oldest.
+    Writer lanes commit out of order, and acking each lane's batch at once sent PUBACKs for
+    messages thousands deep in that list: in the benchmark the broker then used as much CPU as
+    the ingest worker, and more the further the worker fell behind. Here a PUBACK waits until
+    everything the broker sent before it has committed, so each one is for its oldest message.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._order: deque[Received] = deque()
+
+    def received(self, message: Received) -> None:
+        """Called in arrival order (the network thread); QoS 0 needs no PUBACK."""
+        if message.qos:
+            self._order.append(message)
+
+    def reset(self) -> None:
+        """A new connection: the old one's messages are no longer the broker's to hear about."""
+        with self._lock:
+            self._order.clear()
+
+    def settle(self, messages: Iterable[Received], stored: bool = True) -> list[tuple[int, int]]:
+        """Mark these settled; return (message id, QoS) of every message now ready, in order.
+        Messages not `stored` are passed over without a PUBACK: the broker keeps them in flight
+        until the connection ends, and their edges send them again."""
+        with self._lock:
+            for message in messages:
+                message.settled, message.stored = True, stored
+            ready = []
+            order = self._order
+            while order and order[0].settled:
+                message = order.popleft()
+                if message.stored:
+                    ready.append((message.mid, message.qos))
+            return ready
 
 
 def ack_all(client: mqtt.Client, messages: Iterable[tuple[int, int]]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db import WriterTurns, make_engine, writer_turns
 from cloud.ingest import Incoming, Ingest
+from cloud.ingest_client import PubackQueue
 from cloud.lanes import LaneRouter, lanes_for
 from cloud.models import PointRecord, StoredMessage
 from sitewatch.broker import BrokerAddress
@@ -153,3 +154,39 @@ def test_a_writer_of_another_process_waits_for_the_turn_and_gets_it_on_release(
         release.set()
         other.join(30)
     assert other.exitcode == 0
+
+
+def _received(queue: PubackQueue, mids: range) -> list[Incoming]:
+    messages = [Incoming(_topic("pumproom"), b"{}", mid=mid, qos=1) for mid in mids]
+    for message in messages:
+        queue.received(message)
+    return messages
+
+
+def test_pubacks_go_out_in_the_order_received_whatever_order_lanes_commit_in() -> None:
+    # Mosquitto walks its in-flight list from the oldest to find a PUBACK's message: acks in
+    # the order sent are found at once, acks from thousands deep cost it a walk each.
+    queue = PubackQueue()
+    first, second, third = (m := _received(queue, range(1, 10)))[0:3], m[3:6], m[6:9]
+    assert queue.settle(second) == [], "held back behind the first three"
+    assert queue.settle(third) == []
+    assert queue.settle(first) == [(mid, 1) for mid in range(1, 10)]
+    qos0 = Incoming(_topic("pumproom"), b"{}", mid=0, qos=0)
+    queue.received(qos0)
+    assert queue.settle([qos0]) == [], "QoS 0 needs no PUBACK and holds nothing back"
+
+
+def test_a_batch_given_up_is_passed_over_without_a_puback_and_holds_nothing_back() -> None:
+    queue = PubackQueue()
+    messages = _received(queue, range(1, 5))
+    assert queue.settle(messages[2:]) == []
+    assert queue.settle(messages[:2], stored=False) == [(3, 1), (4, 1)]
+
+
+def test_a_new_connection_forgets_the_old_ones_messages() -> None:
+    queue = PubackQueue()
+    old = _received(queue, range(1, 3))
+    queue.reset()
+    new = _received(queue, range(1, 3))  # the broker numbers a new session's messages afresh
+    assert queue.settle(old) == [], "never PUBACK a new message for an old one that committed"
+    assert queue.settle(new) == [(1, 1), (2, 1)]
