@@ -181,6 +181,10 @@ class WorkingSet:
             self._nodes[(site, node)] = record
         return record
 
+    def known_node(self, site: str, node: str) -> NodeRecord | None:
+        """The node's record if it is loaded and stored; None otherwise (nothing is made)."""
+        return self._nodes.get((site, node))
+
     def point(self, key: PointKey) -> PointRecord | None:
         if key[:2] not in self._loaded_points:
             self.load([key[:2]], devices=False, alarms=False)
