@@ -77,8 +77,16 @@ async def gates(example_site: Site, tmp_path: Path) -> AsyncIterator[GateStack]:
     try:
         async with SiteSimulator(example_site) as sims:
             cloud = CloudService(cloud_settings(broker, tmp_path), {example_site.id: example_site})
+            # After the broker restarts (no persistence), the edge may reconnect and publish its
+            # backlog before the cloud has subscribed again; the broker drops those, and the edge
+            # sends them again once they go unconfirmed. A short timeout keeps that within the
+            # tests' wait instead of 30 s.
             agent = EdgeAgent(
-                no_debounce(quick_site(sims.site_for_edge())), "gate", broker.address, tmp_path
+                no_debounce(quick_site(sims.site_for_edge())),
+                "gate",
+                broker.address,
+                tmp_path,
+                confirm_timeout_s=3.0,
             )
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(cloud.run())]
