@@ -47,6 +47,25 @@ export function fill(node, ...children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+/**
+ * Run `work()` with `button` disabled; a refusal shows its message in `error` (an element with
+ * role="alert"), verbatim. Resolves true when the work succeeded.
+ */
+export async function submitting(button, error, work) {
+  error.hidden = true;
+  button.disabled = true;
+  try {
+    await work();
+    return true;
+  } catch (failure) {
+    fill(error, failure.message);
+    error.hidden = false;
+    return false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 /** True when a key press is meant for a form field or an open dialog, not for the page. */
 export function typing(event) {
   const target = event.target;

@@ -4,7 +4,7 @@
  * once accepted, the sealed record's printable view. Refusals show the server's words verbatim.
  */
 
-import { $, el, fill } from "./dom.js";
+import { $, el, fill, submitting } from "./dom.js";
 import { dutyGet, dutyPost, recordUrl } from "./duty-api.js";
 import { renderDraft } from "./duty-draft.js";
 import { minute, namesOf, shiftWords, signatureWords } from "./duty-labels.js";
@@ -72,19 +72,11 @@ export async function renderHandover(status) {
   fill($("#draft"), renderDraft(draft));
 }
 
-async function act(errorSelector, button, work) {
-  const error = $(errorSelector);
-  error.hidden = true;
-  button.disabled = true;
-  try {
+function act(errorSelector, button, work) {
+  return submitting(button, $(errorSelector), async () => {
     await work();
     await changed();
-  } catch (failure) {
-    fill(error, failure.message);
-    error.hidden = false;
-  } finally {
-    button.disabled = false;
-  }
+  });
 }
 
 function sign(event) {

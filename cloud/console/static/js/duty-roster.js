@@ -9,7 +9,7 @@
  */
 
 import { send, siteUrl } from "./api.js";
-import { $, el, fill } from "./dom.js";
+import { $, el, fill, submitting } from "./dom.js";
 import { dutyGet } from "./duty-api.js";
 import { namesOf } from "./duty-labels.js";
 import { offer } from "./permissions.js";
@@ -64,22 +64,13 @@ function flag(row, staff) {
 
 async function save(row, shift, day) {
   const input = row.querySelector("input");
-  const button = row.querySelector("button");
-  const error = row.querySelector(".error");
-  error.hidden = true;
-  button.disabled = true;
-  try {
+  await submitting(row.querySelector("button"), row.querySelector(".error"), async () => {
     const made = await send("PUT", siteUrl(`duty/roster/${encodeURIComponent(shift.id)}/${day}`), { staff: namesOf(input.value) });
     saved.set(keyOf(shift.id, day), { staff: made.staff, source: "saved" });
     delete input.dataset.touched;
     toast(`已排班 Roster saved: ${made.name} ${made.date}: ${staffWords(made.staff)}`, "ok");
     await changed();
-  } catch (failure) {
-    fill(error, failure.message);
-    error.hidden = false;
-  } finally {
-    button.disabled = false;
-  }
+  });
 }
 
 function row(shift, day) {
