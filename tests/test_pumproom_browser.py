@@ -248,3 +248,38 @@ async def test_an_operator_reads_the_week_but_is_offered_no_sign_off(
     await expect(page.locator('[data-role-hint="sign-form"]')).to_contain_text(
         "Your role may not sign off an inspection"
     )
+
+
+async def test_a_refresh_that_changes_nothing_leaves_the_links_in_place(
+    desk: PumpRoomDesk, page: Page
+) -> None:
+    """The page refreshes every few seconds and on every alarm change of the room. Rebuilding a
+    link between the press and the release of a click loses the click, so a refresh that brings
+    nothing new must leave the elements as they are."""
+    await page.clock.install()  # the page's timers run when the test moves its clock on
+    await sign_in(page, f"{desk.cloud.url}/pumproom")
+    body = page.locator("body")
+    await expect(body).to_have_attribute("data-loaded", "true")
+    kept = {
+        selector: await page.locator(selector).first.element_handle()
+        for selector in (
+            f'#history tbody tr[data-week="{MONDAY.isoformat()}"] a.week-link',
+            "#last-week-link",
+            '#status-devices [data-device="fire-pump-1"]',
+            "#report table",
+        )
+    }
+    runs = {
+        name: int(await body.get_attribute(f"data-{name}-runs") or 0)
+        for name in ("status", "report")
+    }
+
+    # A minute on: the status and the report are both fetched again, and nothing has changed.
+    await page.clock.fast_forward("01:00")
+    for name, before in runs.items():
+        await page.wait_for_function(
+            f"Number(document.body.dataset.{name}Runs) > {before}", polling="raf"
+        )
+    for selector, handle in kept.items():
+        assert handle is not None, selector
+        assert await handle.evaluate("node => node.isConnected"), f"{selector} was rebuilt"

@@ -45,6 +45,20 @@ export function fill(node, ...children) {
   return node;
 }
 
+const renderedFrom = new WeakMap();
+
+/**
+ * `fill(node, build())`, but only when `data` differs from what `node` was last filled from. A
+ * periodic refresh that changes nothing then leaves the elements in place: replacing a link
+ * between the press and the release of a click would lose the click.
+ */
+export function fillWhenChanged(node, data, build) {
+  const key = JSON.stringify(data);
+  if (renderedFrom.get(node) === key) return node;
+  renderedFrom.set(node, key);
+  return fill(node, build());
+}
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 
 /**

@@ -1,6 +1,6 @@
 /** 周检历史 The room's weekly reports, newest first: signed by whom and when, unsigned, overdue. */
 
-import { el, fill } from "./dom.js";
+import { el, fillWhenChanged } from "./dom.js";
 import { printUrl, weekPage } from "./pumproom-api.js";
 import { when } from "./pumproom-labels.js";
 
@@ -11,8 +11,7 @@ function status(week) {
 }
 
 export function renderHistory(tbody, room, weeks, current) {
-  fill(
-    tbody,
+  fillWhenChanged(tbody, [room, weeks, current], () =>
     weeks.map((w) =>
       el(
         "tr",

@@ -1,6 +1,6 @@
 /** A week's report as a whole: its period, the findings first, then every section, and its charts. */
 
-import { $, el, fill } from "./dom.js";
+import { $, el, fill, fillWhenChanged } from "./dom.js";
 import { chartUrl } from "./pumproom-api.js";
 import { renderAvailability } from "./pumproom-availability.js";
 import { renderFindings } from "./pumproom-findings.js";
@@ -38,8 +38,7 @@ export function renderReport({ report, signed }, context) {
   fill($("#week-period"), period(report, signed));
   $("#week").dataset.week = report.week_start;
   $("#week").dataset.signed = String(Boolean(signed));
-  fill(
-    $("#report"),
+  fillWhenChanged($("#report"), [report, context.leakDevices, [...context.names]], () => [
     renderFindings(report.findings),
     renderPumps(report.pumps, heard),
     renderJockey(report.jockey, heard),
@@ -47,7 +46,7 @@ export function renderReport({ report, signed }, context) {
     renderValves(report.valves, heard),
     renderLeaks(report.leaks, context.leakDevices, heard),
     renderAvailability(report.availability, context.names),
-  );
+  ]);
   showCharts(context.room, report);
   $("#week").hidden = $("#charts").hidden = false;
 }

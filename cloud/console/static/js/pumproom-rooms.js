@@ -1,13 +1,12 @@
 /** The pump rooms of the site: one line each, with whether this and last week are signed. */
 
-import { el, fill } from "./dom.js";
+import { el, fillWhenChanged } from "./dom.js";
 import { roomPage } from "./pumproom-api.js";
 
 const signedWords = (yes) => (yes ? el("span", { class: "pass" }, "已签字 Signed") : el("span", { class: "fail" }, "未签字 Not signed"));
 
 export function renderRooms(tbody, rooms) {
-  fill(
-    tbody,
+  fillWhenChanged(tbody, rooms, () =>
     rooms.length
       ? rooms.map((r) =>
           el(

@@ -4,7 +4,7 @@
  * hash, the answers, and the printable and downloadable report. Refusals show the server's words.
  */
 
-import { $, el, fill } from "./dom.js";
+import { $, el, fill, fillWhenChanged } from "./dom.js";
 import { me } from "./me.js";
 import { printUrl, signWeek } from "./pumproom-api.js";
 import { when } from "./pumproom-labels.js";
@@ -46,8 +46,7 @@ function showForm(report, room) {
 
 function showSealed(signed, room, monday) {
   const seal = signed.seal;
-  fill(
-    $("#sealed"),
+  fillWhenChanged($("#sealed"), [signed, room, monday], () => [
     el("strong", { class: "sealed-words" }, "已签字封存 signed and sealed"),
     ` · 工程师 Engineer: `,
     el("strong", { id: "sealed-engineer" }, signed.engineer),
@@ -57,7 +56,7 @@ function showSealed(signed, room, monday) {
     el("a", { id: "print-link", href: printUrl(room, monday), target: "_blank" }, "打印版 Printable report"),
     " · ",
     el("a", { id: "download-link", href: printUrl(room, monday, true), download: `inspection-${room}-${monday}.html` }, "下载 Download (HTML)"),
-  );
+  ]);
   $("#sealed").hidden = false;
   const rows = signed.checklist.map((c) => ({
     attrs: { dataset: { item: c.id, ok: String(c.ok) } },

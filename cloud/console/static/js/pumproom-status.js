@@ -3,7 +3,7 @@
  * (pump, valve, pressure, tank, leak sensor); anything abnormal, stale or unread stands out.
  */
 
-import { el, fill } from "./dom.js";
+import { el, fillWhenChanged } from "./dom.js";
 import { mpa, word, CAUSES } from "./pumproom-labels.js";
 
 const value = (points, name) => points[name]?.value;
@@ -93,20 +93,21 @@ function factsOf(kind, points, lows) {
   return Object.entries(points).map(([name, p]) => fact(name, String(p.value), null));
 }
 
+function deviceCard(device, lows) {
+  const points = device.points;
+  const kind = kindOf(points);
+  const unread = Object.keys(points).length === 0;
+  const bad = Object.entries(points).filter(([, p]) => p.quality !== "good").map(([name, p]) => `${name}: ${p.quality}`);
+  return el(
+    "article",
+    { class: "device", dataset: { device: device.id, kind } },
+    el("h3", {}, device.name, el("span", { class: "sub" }, ` ${device.id}`)),
+    unread ? fact("数据 Data", "从未收到 never heard", false) : factsOf(kind, points, lows[device.id]),
+    bad.length ? el("p", { class: "quality" }, `数据质量 Quality: ${bad.join(", ")}`) : null,
+  );
+}
+
 /** `lows`: supply-line low limits by device, from the week's report (the room list has none). */
 export function renderStatus(container, room, lows = {}) {
-  const cards = room.devices.map((device) => {
-    const points = device.points;
-    const kind = kindOf(points);
-    const unread = Object.keys(points).length === 0;
-    const bad = Object.entries(points).filter(([, p]) => p.quality !== "good").map(([name, p]) => `${name}: ${p.quality}`);
-    return el(
-      "article",
-      { class: "device", dataset: { device: device.id, kind } },
-      el("h3", {}, device.name, el("span", { class: "sub" }, ` ${device.id}`)),
-      unread ? fact("数据 Data", "从未收到 never heard", false) : factsOf(kind, points, lows[device.id]),
-      bad.length ? el("p", { class: "quality" }, `数据质量 Quality: ${bad.join(", ")}`) : null,
-    );
-  });
-  fill(container, cards);
+  fillWhenChanged(container, [room.devices, lows], () => room.devices.map((device) => deviceCard(device, lows)));
 }

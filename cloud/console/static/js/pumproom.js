@@ -5,7 +5,7 @@
  * seconds, the report every minute, and both on any alarm change of the room.
  */
 
-import { $, el, fill } from "./dom.js";
+import { $, el, fill, fillWhenChanged } from "./dom.js";
 import { COMMON_KEYS, startShell } from "./shell.js";
 import { hhmm } from "./patrol-labels.js";
 import { showLoadError } from "./report-page.js";
@@ -25,9 +25,13 @@ let room = null; // the room as /api/inspection/rooms lists it
 let lows = {}; // supply-line low limits by device, from the report
 let weekDone = false; // a signed or finished week no longer builds up
 
-/** One run at a time; asked again meanwhile, it runs once more after. Errors show on the page. */
-function singleFlight(work) {
+/**
+ * One run at a time; asked again meanwhile, it runs once more after. Errors show on the page.
+ * `name`: the body's data-{name}-runs counts the runs done, for the browser tests to await.
+ */
+function singleFlight(name, work) {
   let running = null;
+  let runs = 0;
   let again = false;
   return function run() {
     if (running) {
@@ -41,6 +45,7 @@ function singleFlight(work) {
           await work();
           $("#load-error").hidden = true;
           fill($("#refreshed"), hhmm(new Date().toISOString()));
+          document.body.dataset[`${name}Runs`] = String(++runs);
         } catch (error) {
           showLoadError(error);
         }
@@ -63,11 +68,15 @@ function lastWeekBanner() {
   const banner = $("#last-week-banner");
   banner.hidden = room.last_week_signed;
   if (!room.last_week_signed) {
-    fill(banner, el("strong", {}, `上周 Last week (${room.last_week}) 未签字 is not signed`), " — ", el("a", { id: "last-week-link", href: weekPage(room.id, room.last_week) }, "去签字 Sign it"));
+    fillWhenChanged(banner, [room.id, room.last_week], () => [
+      el("strong", {}, `上周 Last week (${room.last_week}) 未签字 is not signed`),
+      " — ",
+      el("a", { id: "last-week-link", href: weekPage(room.id, room.last_week) }, "去签字 Sign it"),
+    ]);
   }
 }
 
-const refreshStatus = singleFlight(async () => {
+const refreshStatus = singleFlight("status", async () => {
   await loadRoom();
   fill($("#status-room"), room.name);
   renderStatus($("#status-devices"), room, lows);
@@ -75,11 +84,12 @@ const refreshStatus = singleFlight(async () => {
   $("#status").hidden = false;
 });
 
-const refreshReport = singleFlight(async () => {
+const refreshReport = singleFlight("report", async () => {
   if (!room) await loadRoom();
   const [found, history] = await Promise.all([target.monday ? getWeek(room.id, target.monday) : getCurrent(room.id), getHistory(room.id)]);
   const { report, signed } = found;
   lows = Object.fromEntries(report.supply.map((s) => [s.device, s.low]));
+  if (!target.monday) renderStatus($("#status-devices"), room, lows); // the low limits, at once
   fill($("#site-name"), report.site.name);
   const names = new Map(room.devices.map((d) => [d.id, d.name]));
   const leakDevices = room.devices.filter((d) => Object.keys(d.points).some((p) => p.startsWith("zone"))).map((d) => d.id);
@@ -112,7 +122,7 @@ async function listRooms() {
 
 function start() {
   if (!target.room) {
-    singleFlight(listRooms)();
+    singleFlight("rooms", listRooms)();
     return;
   }
   $("#rooms-link").href = roomsPage();
