@@ -151,3 +151,41 @@ async def test_the_printable_report_lists_the_missed_checkpoints(
     await page.emulate_media(media="print")
     await expect(page.locator("#report-form")).to_be_hidden()
     await expect(page.locator("#report-missed")).to_be_visible()
+
+
+async def test_a_refresh_that_changes_nothing_leaves_the_links_in_place(
+    patrol: Patrol, page: Page
+) -> None:
+    """The board refreshes every 5 s and on every alarm change. Rebuilding a link between the
+    press and the release of a click loses the click, and rebuilding the tour list closes it
+    under the user, so a refresh that brings nothing new must leave the elements as they are."""
+    patrol.desk.tap("b2", ZHANG, patrol.started - minutes(1))
+    walking = await tour_of(patrol, "zhang-wei", "in_progress")
+    made = await patrol.api.post(
+        "/api/patrol/incidents",
+        json={"checkpoint": "power", "category": "leak", "notes": "积水", "tour_id": walking["id"]},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["alarm_id"] is not None, "a leak is major: it raises an alarm"
+    await page.clock.install()  # the page's timers run when the test moves its clock on
+    await sign_in(page, f"{patrol.cloud.url}/patrol")
+    body = page.locator("body")
+    await expect(body).to_have_attribute("data-loaded", "true")
+    await page.locator("#incident-tour").select_option(str(walking["id"]))
+    kept = {
+        selector: await page.locator(selector).element_handle()
+        for selector in (
+            f'#incidents tbody tr[data-incident-id="{made.json()["id"]}"] td.alarm a',
+            f'#incident-tour option[value="{walking["id"]}"]',
+        )
+    }
+    before = int(await body.get_attribute("data-refresh-runs") or 0)
+
+    # Past the refresh interval: the board and the incidents are fetched again, nothing changed.
+    await page.clock.fast_forward("00:06")
+    await page.wait_for_function(
+        f"Number(document.body.dataset.refreshRuns) > {before}", polling="raf"
+    )
+    for selector, handle in kept.items():
+        assert await handle.evaluate("node => node.isConnected"), f"{selector} was rebuilt"
+    await expect(page.locator("#incident-tour")).to_have_value(str(walking["id"]))

@@ -4,9 +4,9 @@
  * shows under the form as sent.
  */
 
-import { $, el, fill } from "./dom.js";
+import { $, el, fill, fillWhenChanged } from "./dom.js";
 import { label } from "./labels.js";
-import { INCIDENT_CATEGORIES, hhmm, slotWords } from "./patrol-labels.js";
+import { INCIDENT_CATEGORIES, hhmm, slotWords, today } from "./patrol-labels.js";
 import { reportIncident } from "./patrol-api.js";
 import { offer } from "./permissions.js";
 import { toast } from "./toast.js";
@@ -51,22 +51,24 @@ export function setUpIncidentForm({ checkpoints, onReported }) {
   });
 }
 
-/** The tours a guard is walking now, to tie the incident to; the choice survives a refresh. */
+/**
+ * The tours a guard is walking now, to tie the incident to. The options are rebuilt only when
+ * their words change (not on every tap of a tour), so a refresh leaves an open list open; when
+ * rebuilt, the choice survives.
+ */
 export function offerTours(tours) {
   const select = $("#incident-tour");
   const chosen = select.value;
-  fill(
-    select,
+  const offered = tours.map((t) => [String(t.id), `${t.route_name} · ${slotWords(t)} · ${t.guard_name ?? ""}`]);
+  fillWhenChanged(select, offered, () => [
     el("option", { value: "" }, "无 None"),
-    tours.map((t) =>
-      el("option", { value: t.id, selected: String(t.id) === chosen }, `${t.route_name} · ${slotWords(t)} · ${t.guard_name ?? ""}`),
-    ),
-  );
+    offered.map(([value, words]) => el("option", { value, selected: value === chosen }, words)),
+  ]);
 }
 
+/** Rebuilt only when the incidents change: a refresh must not swap an alarm link under a click. */
 export function renderIncidents(tbody, incidents) {
-  fill(
-    tbody,
+  fillWhenChanged(tbody, [incidents, today()], () =>
     incidents.length
       ? incidents.map((i) =>
           el(

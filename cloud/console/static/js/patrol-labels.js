@@ -19,12 +19,17 @@ export const INCIDENT_CATEGORIES = {
   other: "其他 Other",
 };
 
-/** `HH:MM` in the control room's time zone; with the date when it is not today. */
+/** The control room's date, `YYYY-MM-DD`: what `hhmm` leaves out. */
+export const today = () => formatTime(new Date()).slice(0, 10);
+
+/**
+ * `HH:MM` in the control room's time zone; with the date when it is not today. The words change
+ * at midnight with no new data, so what fillWhenChanged compares must name `today()` too.
+ */
 export function hhmm(value) {
   if (!value) return "";
   const text = formatTime(value);
-  const today = formatTime(new Date()).slice(0, 10);
-  return text.startsWith(today) ? text.slice(11, 16) : text.slice(0, 16);
+  return text.startsWith(today()) ? text.slice(11, 16) : text.slice(0, 16);
 }
 
 /** A tour's name in a row: its route and, for a scheduled one, the slot it was due. */

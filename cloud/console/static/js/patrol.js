@@ -18,6 +18,7 @@ const KEYS = COMMON_KEYS.filter(([key]) => ["m", "?", "Esc"].includes(key));
 const { live } = startShell({ keys: KEYS });
 let loading = null;
 let again = false;
+let runs = 0; // refreshes done: the body's data-refresh-runs, for the browser tests to await
 let soonTimer = null;
 
 function inProgressRow(t) {
@@ -122,6 +123,7 @@ async function refresh() {
   loading = load()
     .then(() => {
       $("#load-error").hidden = true;
+      document.body.dataset.refreshRuns = String(++runs);
     })
     .catch((error) => {
       fill($("#load-error"), `加载失败 Could not load: ${error.message}`);
