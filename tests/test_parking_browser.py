@@ -362,3 +362,31 @@ async def test_every_roles_header_links_are_the_pages_it_may_open(
         wanted = [p for p in linked if allows(pages[p].roles, frozenset({role}))]
         assert shown == wanted, role
         await context.close()
+
+
+async def test_a_refresh_that_changes_nothing_leaves_the_buttons_in_place(
+    parking: Parking, page: Page
+) -> None:
+    """The gate activity refreshes every 3 s and on every alarm change. Rebuilding a button
+    between the press and the release of a click loses the click, so a refresh that brings
+    nothing new must leave the rows as they are."""
+    parking.desk.gate_pass(datetime.now(UTC), card="DEADBEEF", allowed=False, reason="unknown")
+    (denied,) = (await parking.api.get("/api/gates/passes")).json()
+    await page.clock.install()  # the page's timers run when the test moves its clock on
+    await sign_in(page, parking.url)
+    body = page.locator("body")
+    await expect(body).to_have_attribute("data-loaded", "true")
+    row = f'#passes tbody tr[data-pass-id="{denied["id"]}"]'
+    kept = {
+        selector: await page.locator(selector).element_handle()
+        for selector in (row, f"{row} button.register")
+    }
+    before = int(await body.get_attribute("data-refresh-runs") or 0)
+
+    # Past the refresh interval: the passes are fetched again, and nothing has changed.
+    await page.clock.fast_forward("00:05")
+    await page.wait_for_function(
+        f"Number(document.body.dataset.refreshRuns) > {before}", polling="raf"
+    )
+    for selector, handle in kept.items():
+        assert await handle.evaluate("node => node.isConnected"), f"{selector} was rebuilt"
