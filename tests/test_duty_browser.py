@@ -243,3 +243,36 @@ async def test_an_operator_edits_a_roster_and_the_page_shows_the_names(
     await row.get_by_role("button", name="保存 Save").click()
     await expect(row.locator(".roster-flag")).to_contain_text("Fewer than 2")
     await expect(row.locator(".staff-now")).to_have_text("周杰")
+
+
+async def test_a_refresh_that_changes_nothing_leaves_the_links_in_place(
+    duty: Duty, page: Page
+) -> None:
+    """The page refreshes every 15 s and on every alarm change. Rebuilding a link or a button
+    between the press and the release of a click loses the click, and rebuilding the alarm
+    select closes it under the user, so a refresh that brings nothing new must leave the
+    elements as they are."""
+    fault = raise_fault(duty.cloud.sessions, duty.site, datetime.now(UTC))
+    await page.clock.install()  # the page's timers run when the test moves its clock on
+    await sign_in(page, duty.url)
+    body = page.locator("body")
+    await expect(body).to_have_attribute("data-loaded", "true")
+    prompt = f'#prompts tbody tr[data-alarm-id="{fault}"]'
+    kept = {
+        selector: await page.locator(selector).first.element_handle()
+        for selector in (
+            f"{prompt} a",
+            f"{prompt} button.log-alarm",
+            f'#entry-alarm option[value="{fault}"]',
+            "#log tbody tr[data-entry-id] button.correct",
+        )
+    }
+    before = int(await body.get_attribute("data-refresh-runs") or 0)
+
+    # Past the refresh interval: the log and the prompts are fetched again, nothing changed.
+    await page.clock.fast_forward("00:20")
+    await page.wait_for_function(
+        f"Number(document.body.dataset.refreshRuns) > {before}", polling="raf"
+    )
+    for selector, handle in kept.items():
+        assert await handle.evaluate("node => node.isConnected"), f"{selector} was rebuilt"

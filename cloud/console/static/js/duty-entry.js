@@ -4,7 +4,7 @@
  * form naming the entry it corrects; nothing is ever edited in place.
  */
 
-import { $, el, fill } from "./dom.js";
+import { $, el, fill, fillWhenChanged } from "./dom.js";
 import { CATEGORIES, label } from "./labels.js";
 import { KINDS, minute } from "./duty-labels.js";
 import { dutyPost } from "./duty-api.js";
@@ -20,17 +20,20 @@ function showAlarmFields() {
   for (const input of box.querySelectorAll("select, input, textarea")) input.required = needed;
 }
 
+/**
+ * The alarm select: the prompts, and the alarm chosen (or `extra`) even when no prompt names it.
+ * Rebuilt only when those words change, so a refresh leaves the list open under the user.
+ */
 function alarmOptions(extra) {
   const select = $("#entry-alarm");
   const chosen = extra ?? select.value;
-  const options = prompts.map((p) =>
-    el("option", { value: p.alarm_id }, `#${p.alarm_id} ${label(CATEGORIES, p.category)} · ${p.text} · ${minute(p.raised_at)}`),
-  );
-  if (chosen && !prompts.some((p) => String(p.alarm_id) === String(chosen))) {
-    options.push(el("option", { value: chosen }, `#${chosen}`));
-  }
-  fill(select, el("option", { value: "" }, "选择报警 Choose the alarm"), options);
-  select.value = chosen ?? "";
+  const offered = prompts.map((p) => [String(p.alarm_id), `#${p.alarm_id} ${label(CATEGORIES, p.category)} · ${p.text} · ${minute(p.raised_at)}`]);
+  if (chosen && !offered.some(([value]) => value === String(chosen))) offered.push([String(chosen), `#${chosen}`]);
+  fillWhenChanged(select, offered, () => [
+    el("option", { value: "" }, "选择报警 Choose the alarm"),
+    offered.map(([value, words]) => el("option", { value }, words)),
+  ]);
+  if (select.value !== (chosen ?? "")) select.value = chosen ?? ""; // a refresh sets nothing
 }
 
 /** The alarms still lacking an entry, offered in the alarm select. */

@@ -4,7 +4,7 @@
  * a corrected entry says which entries correct it.
  */
 
-import { el, fill } from "./dom.js";
+import { el, fillWhenChanged } from "./dom.js";
 import { label } from "./labels.js";
 import { KINDS, minute } from "./duty-labels.js";
 import { entryDetails } from "./duty-draft.js";
@@ -18,34 +18,34 @@ function links(entry) {
   ];
 }
 
-/** `onCorrect(entry)` opens the entry form to correct it; without it (history) no action shows. */
-export function renderLog(tbody, entries, { onCorrect } = {}) {
-  if (!entries.length) {
-    fill(tbody, el("tr", {}, el("td", { colspan: 7, class: "muted" }, "无记录 No entries")));
-    return;
-  }
-  fill(
-    tbody,
-    entries.map((entry) =>
-      el(
-        "tr",
-        {
-          id: `entry-${entry.id}`,
-          class: entry.corrected_by.length ? "corrected" : "",
-          dataset: { entryId: entry.id, kind: entry.kind, corrected: String(entry.corrected_by.length > 0) },
-        },
-        el("td", { class: "no" }, `#${entry.id}`),
-        el("td", { class: "time" }, minute(entry.at)),
-        el("td", { class: "shift" }, entry.shift),
-        el("td", { class: "kind" }, label(KINDS, entry.kind)),
-        el("td", { class: "author" }, entry.author),
-        el("td", { class: "text" }, links(entry), entryDetails(entry)),
-        el(
-          "td",
-          { class: "row-actions" },
-          onCorrect ? el("button", { type: "button", class: "correct", dataset: { action: "correct" }, onclick: () => onCorrect(entry) }, "更正 Correct this") : null,
-        ),
-      ),
+function entryRow(entry, onCorrect) {
+  return el(
+    "tr",
+    {
+      id: `entry-${entry.id}`,
+      class: entry.corrected_by.length ? "corrected" : "",
+      dataset: { entryId: entry.id, kind: entry.kind, corrected: String(entry.corrected_by.length > 0) },
+    },
+    el("td", { class: "no" }, `#${entry.id}`),
+    el("td", { class: "time" }, minute(entry.at)),
+    el("td", { class: "shift" }, entry.shift),
+    el("td", { class: "kind" }, label(KINDS, entry.kind)),
+    el("td", { class: "author" }, entry.author),
+    el("td", { class: "text" }, links(entry), entryDetails(entry)),
+    el(
+      "td",
+      { class: "row-actions" },
+      onCorrect ? el("button", { type: "button", class: "correct", dataset: { action: "correct" }, onclick: () => onCorrect(entry) }, "更正 Correct this") : null,
     ),
+  );
+}
+
+/**
+ * `onCorrect(entry)` opens the entry form to correct it; without it (history) no action shows.
+ * Rebuilt only when the entries change: a refresh must not swap a button or link under a click.
+ */
+export function renderLog(tbody, entries, { onCorrect } = {}) {
+  fillWhenChanged(tbody, [entries, Boolean(onCorrect)], () =>
+    entries.length ? entries.map((entry) => entryRow(entry, onCorrect)) : el("tr", {}, el("td", { colspan: 7, class: "muted" }, "无记录 No entries")),
   );
 }

@@ -23,6 +23,7 @@ const KEYS = COMMON_KEYS.filter(([key]) => ["m", "?", "Esc"].includes(key));
 const { live } = startShell({ keys: KEYS });
 let loading = null;
 let again = false;
+let runs = 0; // refreshes done: the body's data-refresh-runs, for the browser tests to await
 // Writing in the log (an entry, a correction, an alarm's handling) is one operation: POST /api/duty/log.
 const canWrite = offer($("#entry-form"), "POST", "/api/duty/log", { zh: "写值班记录或更正", en: "write or correct log entries" });
 
@@ -63,6 +64,7 @@ function refresh() {
       try {
         await load();
         $("#load-error").hidden = true;
+        document.body.dataset.refreshRuns = String(++runs);
       } catch (error) {
         showLoadError(error);
       }
