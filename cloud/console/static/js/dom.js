@@ -38,25 +38,28 @@ export function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
+const renderedFrom = new WeakMap(); // node → the data fillWhenChanged last filled it from
+
 /** Replace all children of `node`. */
 export function fill(node, ...children) {
+  renderedFrom.delete(node); // what it shows now no longer comes from that data
   node.replaceChildren();
   append(node, children);
   return node;
 }
 
-const renderedFrom = new WeakMap();
-
 /**
  * `fill(node, build())`, but only when `data` differs from what `node` was last filled from. A
  * periodic refresh that changes nothing then leaves the elements in place: replacing a link
- * between the press and the release of a click would lose the click.
+ * between the press and the release of a click would lose the click. `data` is compared as JSON,
+ * so a Set or a Map in it must be given as an array.
  */
 export function fillWhenChanged(node, data, build) {
   const key = JSON.stringify(data);
   if (renderedFrom.get(node) === key) return node;
+  fill(node, build());
   renderedFrom.set(node, key);
-  return fill(node, build());
+  return node;
 }
 
 export const $ = (selector, root = document) => root.querySelector(selector);
