@@ -88,6 +88,7 @@ class FakeInflux:
         self.lines: list[Line] = []
         self.writes = 0  # write requests that succeeded
         self.refused = 0  # write requests answered with an error
+        self.hung = 0  # requests that arrived while told to hang
         self.queries: list[str] = []
         self._lock = threading.Lock()
         self._released = threading.Event()
@@ -123,6 +124,8 @@ class FakeInflux:
     def _gate(self) -> int | None:
         """Hang while told to; the status to fail with, if any."""
         if self.mode == "hang":
+            with self._lock:
+                self.hung += 1
             self._released.wait(30)
         return self.mode if isinstance(self.mode, int) else None
 

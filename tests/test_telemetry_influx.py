@@ -277,9 +277,11 @@ def test_a_hanging_influx_costs_one_timeout_then_batches_park_at_once(
     )
     first = time.monotonic() - started
     assert TIMEOUT_S * 0.8 <= first < TIMEOUT_S + 1.0, first
-    started = time.monotonic()
+    assert fake.hung == 1
     ingest.store_batch([telemetry(3, ("supply-pressure", "pressure", 0.61, T0 + 1))])
-    assert time.monotonic() - started < TIMEOUT_S / 2, "the breaker is open: parked at once"
+    # The breaker is open: parked at once, without asking InfluxDB (and waiting) again. Counted,
+    # not timed: a busy machine may take longer than a timeout to store a batch.
+    assert fake.hung == 1, "the breaker is open: parked at once"
     assert alarms(sessions) == {("pumproom-leak", "zone2")}
     assert pending(ingest) == [1, 2, 3]
     assert [ts for _, ts, _ in parked(sessions)] == [T0, T0 + 1]
