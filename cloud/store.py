@@ -86,31 +86,42 @@ def _is_newer(point: PointRecord, stream: str, seq: int) -> bool:
     return point.stream != stream or seq >= point.seq
 
 
+_GOOD = wire.Quality.GOOD
+
+
 def _apply_point(work: WorkingSet, site: Site, msg: wire.Envelope, value: wire.PointValue) -> None:
-    device = site.nodes[msg.node].devices[value.device]
-    key = (msg.site, msg.node, value.device, value.point)
-    if value.quality is wire.Quality.GOOD and _is_number(value.value):
+    # Runs for every value stored: each attribute is read once (the models' reads are not free).
+    site_id, node, stream, seq = msg.site, msg.node, msg.stream, msg.seq
+    device_id, point, reading, ts, quality = (
+        value.device,
+        value.point,
+        value.value,
+        value.ts,
+        value.quality,
+    )
+    key = (site_id, node, device_id, point)
+    good = quality is _GOOD
+    if good and _is_number(reading):
         # Trends keep every reading, also one that arrives after a newer one (a replay).
-        work.add_sample(TelemetrySample(*key, value.ts, float(value.value)))  # type: ignore[arg-type]
+        work.add_sample(TelemetrySample(site_id, node, device_id, point, ts, float(reading)))  # type: ignore[arg-type]
     record = work.point(key)
     if record is None:
-        record = PointRecord(site=msg.site, node=msg.node, device=value.device, point=value.point)
+        record = PointRecord(site=site_id, node=node, device=device_id, point=point)
         work.add_point(record)
-    elif not _is_newer(record, msg.stream, msg.seq):
+    elif not _is_newer(record, stream, seq):
         return
     previous = None
-    if record.quality == wire.Quality.GOOD.value and record.source_ts is not None:
+    if record.quality == _GOOD.value and record.source_ts is not None:
         previous = Sample(record.value, record.source_ts)
-    record.value, record.source_ts, record.seq = value.value, value.ts, msg.seq
+    record.value, record.source_ts, record.seq = reading, ts, seq
     # Each assignment of a mapped attribute costs an ORM event: skip the ones that rarely change.
-    if record.quality != value.quality.value:
-        record.quality = value.quality.value
-    if record.stream != msg.stream:
-        record.stream = msg.stream
-    if value.quality is wire.Quality.GOOD:
-        engine.on_point_value(
-            work, msg.site, device, value.point, Sample(value.value, value.ts), previous
-        )
+    if record.quality != quality.value:
+        record.quality = quality.value
+    if record.stream != stream:
+        record.stream = stream
+    if good:
+        device = site.nodes[node].devices[device_id]
+        engine.on_point_value(work, site_id, device, point, Sample(reading, ts), previous)
 
 
 def _apply_device(

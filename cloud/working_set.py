@@ -94,7 +94,6 @@ class WorkingSet:
             self._load(keys, self._loaded_devices, DeviceRecord, self._keep_device)
         if alarms:
             self._load(keys, self._loaded_alarms, AlarmRecord, self._keep_alarm)
-            self._load(keys, self._loaded_tags, EquipmentTag, self._keep_tag)
 
     def _load(self, keys: set[NodeKey], loaded: set[NodeKey], model: Any, keep: Any) -> None:
         if keys <= loaded:
@@ -223,8 +222,10 @@ class WorkingSet:
 
     def tag(self, site: str, node: str, device: str) -> EquipmentTag | None:
         """The maintenance tag hanging on the device, if any."""
+        # Only a new alarm asks (to start it held), which is rare: loaded on demand, a node at
+        # a time, not with every batch.
         if (site, node) not in self._loaded_tags:
-            self.load([(site, node)], points=False, devices=False)
+            self._load({(site, node)}, self._loaded_tags, EquipmentTag, self._keep_tag)
         return self._tags.get((site, node, device))
 
     def add_alarm(self, alarm: AlarmRecord) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -284,3 +285,39 @@ def test_a_message_whose_boot_goes_backwards_is_refused(
         store.Rejected, match=r"boot 4 goes backwards: seq 25 .* boot 5 began at seq 20"
     ):
         apply(sessions, example_site, forged)
+
+
+def _with_rule(site: Site, device_id: str, point_name: str, **rule: object) -> Site:
+    """`site` with one point's alarm rule changed, as a reloaded site file would give it."""
+    node = site.nodes["pumproom"]
+    device = node.devices[device_id]
+    spec = device.points[point_name]
+    assert spec.alarm is not None
+    changed = spec.model_copy(update={"alarm": spec.alarm.model_copy(update=rule)})
+    device = replace(device, points={**device.points, point_name: changed})
+    node = replace(node, devices={**node.devices, device_id: device})
+    return replace(site, nodes={**site.nodes, "pumproom": node})
+
+
+def test_a_changed_rule_applies_from_the_next_value_in_the_same_process(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    """The engine keeps each point's rule between values; a site loaded again with another
+    limit must not be judged by the old one."""
+    apply(sessions, example_site, event(1, point("supply-pressure", "pressure", 0.40, 1_000)))
+    assert _alarms(sessions, "pressure") == []
+    stricter = _with_rule(example_site, "supply-pressure", "pressure", low=0.45)
+    apply(sessions, stricter, event(2, point("supply-pressure", "pressure", 0.40, 2_000)))
+    [alarm] = _alarms(sessions, "pressure")
+    assert (alarm.condition, alarm.active) == ("low", True)
+
+
+def test_a_rate_alarm_says_how_fast_the_value_may_move(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    site = _with_rule(example_site, "supply-pressure", "pressure", rate_per_min=0.1)
+    apply(sessions, site, event(1, point("supply-pressure", "pressure", 0.50, 60_000)))
+    apply(sessions, site, event(2, point("supply-pressure", "pressure", 0.90, 120_000)))
+    [alarm] = _alarms(sessions, "pressure")
+    assert (alarm.condition, alarm.active) == ("rate", True)
+    assert alarm.text.endswith("(changing faster than 0.1/min)")

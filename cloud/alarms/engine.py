@@ -10,7 +10,7 @@ from cloud.alarms.rules import Sample, evaluate
 from cloud.alarms.states import AlarmState
 from cloud.models import AlarmRecord
 from cloud.working_set import PointKey, WorkingSet
-from sitewatch.siteconfig import Category, Device, Node, Priority, Site
+from sitewatch.siteconfig import Category, Device, Node, PointSpec, Priority, Site
 from sitewatch.wire import Value
 
 PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
@@ -133,6 +133,53 @@ def source_time(ts_ms: int) -> datetime:
     return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class _PointAlarm:
+    """What the engine needs of a point with an alarm rule, made once, not once per value."""
+
+    device: Device  # held, so that its id() stays this device's while the entry lives
+    spec: PointSpec
+    source: Source
+    key: PointKey
+    conditions: dict[str, Condition]  # by the names `evaluate` gives its verdicts
+
+
+# (site, id(device), point) → its alarm rule; None for a point without one. Ingest threads
+# share it: an entry is made from the site's configuration alone, so a race makes it twice.
+_point_alarms: dict[tuple[str, int, str], _PointAlarm | None] = {}
+
+
+def _point_alarm(site: str, device: Device, point: str) -> _PointAlarm | None:
+    found = _point_alarms.get((site, id(device), point), False)
+    if found is False or (found is not None and found.device is not device):
+        found = _make_point_alarm(site, device, point)
+        _point_alarms[(site, id(device), point)] = found
+    return found  # type: ignore[return-value]
+
+
+def _make_point_alarm(site: str, device: Device, point: str) -> _PointAlarm | None:
+    spec = device.points.get(point)
+    if spec is None or spec.alarm is None:
+        return None
+    rule = spec.alarm
+    source = Source.of_device(site, device, point)
+    texts = {}
+    if rule.rate_per_min is not None:
+        texts["rate"] = f"{rule.text} (changing faster than {rule.rate_per_min:g}/min)"
+    conditions = {
+        name: Condition(
+            name,
+            rule.category,
+            rule.priority,
+            texts.get(name, rule.text),
+            rule.on_delay_s,
+            rule.off_delay_s,
+        )
+        for name in ("abnormal", "low", "high", "rate")
+    }
+    return _PointAlarm(device, spec, source, source.key, conditions)
+
+
 def on_point_value(
     work: WorkingSet,
     site: str,
@@ -142,26 +189,15 @@ def on_point_value(
     previous: Sample | None = None,
 ) -> None:
     """Apply a new good-quality sample of a point (and the one before it, for rates)."""
-    spec = device.points.get(point)
-    if spec is None or spec.alarm is None:
+    # Runs for every value ingest stores: the rule's parts are looked up, not rebuilt.
+    alarm = _point_alarm(site, device, point)
+    if alarm is None:
         return
-    rule = spec.alarm
-    source = Source.of_device(site, device, point)
-    raw = {a.condition: a.raw_active for a in work.alarms_of(source.key)}
+    raw = {a.condition: a.raw_active for a in work.alarms_of(alarm.key)}
     at = source_time(now.ts)
-    for verdict in evaluate(spec, now.value, raw, now, previous):
-        text = rule.text
-        if verdict.condition == "rate":
-            text = f"{rule.text} (changing faster than {rule.rate_per_min:g}/min)"
-        condition = Condition(
-            verdict.condition,
-            rule.category,
-            rule.priority,
-            text,
-            rule.on_delay_s,
-            rule.off_delay_s,
-        )
-        set_condition(work, source, condition, verdict.active, now.value, at)
+    for verdict in evaluate(alarm.spec, now.value, raw, now, previous):
+        condition = alarm.conditions[verdict.condition]
+        set_condition(work, alarm.source, condition, verdict.active, now.value, at)
 
 
 def on_device_status(
