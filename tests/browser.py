@@ -43,6 +43,27 @@ async def sign_in(page: Page, url: str, role: Role = Role.ADMIN) -> str:
     return name
 
 
+async def assert_kept_through_refresh(
+    page: Page, selectors: list[str], advance: str, counters: tuple[str, ...] = ("refresh",)
+) -> None:
+    """Move the page's clock on by `advance` ("mm:ss"; the page must have run under
+    `page.clock.install()` since it loaded), wait until each of the body's data-{counter}-runs
+    has gone up (the refreshes ran), and assert that every element of `selectors` is still the
+    one that was in the page before: a refresh that rebuilds a link or a button between the
+    press and the release of a click loses the click."""
+    body = page.locator("body")
+    kept = {selector: await page.locator(selector).first.element_handle() for selector in selectors}
+    runs = {name: int(await body.get_attribute(f"data-{name}-runs") or 0) for name in counters}
+    await page.clock.fast_forward(advance)
+    for name, before in runs.items():
+        camel = re.sub(r"-(\w)", lambda m: m.group(1).upper(), name)
+        await page.wait_for_function(
+            f"Number(document.body.dataset.{camel}Runs) > {before}", polling="raf"
+        )
+    for selector, handle in kept.items():
+        assert await handle.evaluate("node => node.isConnected"), f"{selector} was rebuilt"
+
+
 class TcpGate:
     """A TCP forwarder in front of the cloud's HTTP port. `cut()` drops every open connection and
     refuses new ones, like a network failure between the control room and the cloud;
