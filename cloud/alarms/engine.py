@@ -100,10 +100,18 @@ def suppressed_by(site: Site | None, alarm: AlarmRecord, at: datetime) -> str | 
 
 
 def set_condition(
-    work: WorkingSet, source: Source, condition: Condition, raw: bool, value: Value, at: datetime
+    work: WorkingSet,
+    source: Source,
+    condition: Condition,
+    raw: bool,
+    value: Value,
+    at: datetime,
+    alarm: AlarmRecord | None = None,
 ) -> None:
-    """The rule says the condition is `raw` at `at`; after its delay, that moves the alarm."""
-    alarm = work.alarm(source.key, condition.name)
+    """The rule says the condition is `raw` at `at`; after its delay, that moves the alarm.
+    `alarm`: the condition's alarm, when the caller has already looked it up."""
+    if alarm is None:
+        alarm = work.alarm(source.key, condition.name)
     if alarm is None:
         if not raw:
             return
@@ -134,7 +142,7 @@ def source_time(ts_ms: int) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class _PointAlarm:
+class _PointRule:
     """What the engine needs of a point with an alarm rule, made once, not once per value."""
 
     device: Device  # held, so that its id() stays this device's while the entry lives
@@ -146,18 +154,18 @@ class _PointAlarm:
 
 # (site, id(device), point) → its alarm rule; None for a point without one. Ingest threads
 # share it: an entry is made from the site's configuration alone, so a race makes it twice.
-_point_alarms: dict[tuple[str, int, str], _PointAlarm | None] = {}
+_point_rules: dict[tuple[str, int, str], _PointRule | None] = {}
 
 
-def _point_alarm(site: str, device: Device, point: str) -> _PointAlarm | None:
-    found = _point_alarms.get((site, id(device), point), False)
+def _point_rule(site: str, device: Device, point: str) -> _PointRule | None:
+    found = _point_rules.get((site, id(device), point), False)
     if found is False or (found is not None and found.device is not device):
-        found = _make_point_alarm(site, device, point)
-        _point_alarms[(site, id(device), point)] = found
+        found = _make_point_rule(site, device, point)
+        _point_rules[(site, id(device), point)] = found
     return found  # type: ignore[return-value]
 
 
-def _make_point_alarm(site: str, device: Device, point: str) -> _PointAlarm | None:
+def _make_point_rule(site: str, device: Device, point: str) -> _PointRule | None:
     spec = device.points.get(point)
     if spec is None or spec.alarm is None:
         return None
@@ -177,7 +185,7 @@ def _make_point_alarm(site: str, device: Device, point: str) -> _PointAlarm | No
         )
         for name in ("abnormal", "low", "high", "rate")
     }
-    return _PointAlarm(device, spec, source, source.key, conditions)
+    return _PointRule(device, spec, source, source.key, conditions)
 
 
 def on_point_value(
@@ -190,14 +198,17 @@ def on_point_value(
 ) -> None:
     """Apply a new good-quality sample of a point (and the one before it, for rates)."""
     # Runs for every value ingest stores: the rule's parts are looked up, not rebuilt.
-    alarm = _point_alarm(site, device, point)
-    if alarm is None:
+    rule = _point_rule(site, device, point)
+    if rule is None:
         return
-    raw = {a.condition: a.raw_active for a in work.alarms_of(alarm.key)}
+    alarms = {a.condition: a for a in work.alarms_of(rule.key)}
+    raw = {name: a.raw_active for name, a in alarms.items()}
     at = source_time(now.ts)
-    for verdict in evaluate(alarm.spec, now.value, raw, now, previous):
-        condition = alarm.conditions[verdict.condition]
-        set_condition(work, alarm.source, condition, verdict.active, now.value, at)
+    for verdict in evaluate(rule.spec, now.value, raw, now, previous):
+        condition = rule.conditions[verdict.condition]
+        set_condition(
+            work, rule.source, condition, verdict.active, now.value, at, alarms.get(condition.name)
+        )
 
 
 def on_device_status(
