@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.brokers import AmqttThread, MosquittoBroker
+from tests.brokers import test_broker as private_broker  # not collected as a test
 from tests.conftest import ROOT
 
 
@@ -29,6 +32,15 @@ def _read_until(process: subprocess.Popen[str], pattern: str, timeout: float = 3
         if re.search(pattern, seen):
             return seen
     raise AssertionError(f"demo never printed {pattern!r}; output so far:\n{seen}")
+
+
+@pytest.fixture
+def broker() -> Iterator[MosquittoBroker | AmqttThread]:
+    """A broker of this test alone: the demo issues gate cards, and the card list its cloud
+    leaves retained on the broker must not reach a later test's gate (which would let a card
+    through that its own cloud never issued)."""
+    with private_broker() as private:
+        yield private
 
 
 def test_demo_runs_the_whole_stack_and_stops_cleanly_on_ctrl_c(
