@@ -43,11 +43,19 @@ async def sign_in(page: Page, url: str, role: Role = Role.ADMIN) -> str:
     return name
 
 
+async def open_on_test_clock(page: Page, url: str) -> None:
+    """`sign_in` to `url` with the page's clock under the test's control (`page.clock`), and wait
+    until the page has loaded: its timers then run only when the test moves the clock on."""
+    await page.clock.install()
+    await sign_in(page, url)
+    await expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+
+
 async def assert_kept_through_refresh(
     page: Page, selectors: list[str], advance: str, counters: tuple[str, ...] = ("refresh",)
 ) -> None:
-    """Move the page's clock on by `advance` ("mm:ss"; the page must have run under
-    `page.clock.install()` since it loaded), wait until each of the body's data-{counter}-runs
+    """Move the page's clock on by `advance` ("mm:ss"; the page was opened with
+    `open_on_test_clock`), wait until each of the body's data-{counter}-runs
     has gone up (the refreshes ran), and assert that every element of `selectors` is still the
     one that was in the page before: a refresh that rebuilds a link or a button between the
     press and the release of a click loses the click."""

@@ -24,7 +24,7 @@ from cloud.service import CloudService
 from sitewatch.siteconfig import Site
 from tests import test_console_browser
 from tests.brokers import AmqttThread, MosquittoBroker
-from tests.browser import assert_kept_through_refresh, sign_in
+from tests.browser import assert_kept_through_refresh, open_on_test_clock, sign_in
 from tests.conftest import cloud_settings
 from tests.test_duty import raise_fault
 from tests.users import OPERATOR as ADMIN_TOKEN
@@ -253,10 +253,7 @@ async def test_a_refresh_that_changes_nothing_leaves_the_links_in_place(
     select closes it under the user, so a refresh that brings nothing new must leave the
     elements as they are."""
     fault = raise_fault(duty.cloud.sessions, duty.site, datetime.now(UTC))
-    await page.clock.install()  # the page's timers run when the test moves its clock on
-    await sign_in(page, duty.url)
-    body = page.locator("body")
-    await expect(body).to_have_attribute("data-loaded", "true")
+    await open_on_test_clock(page, duty.url)
     prompt = f'#prompts tbody tr[data-alarm-id="{fault}"]'
     # Past the refresh interval: the log and the prompts are fetched again, nothing changed.
     await assert_kept_through_refresh(

@@ -27,7 +27,7 @@ from sitewatch import wire
 from sitewatch.siteconfig import Site
 from tests import test_console_browser
 from tests.brokers import AmqttThread, MosquittoBroker
-from tests.browser import assert_kept_through_refresh, sign_in
+from tests.browser import assert_kept_through_refresh, open_on_test_clock, sign_in
 from tests.conftest import cloud_settings, eventually
 from tests.gate_desk import GateDesk, RecordedCommands, ms
 from tests.users import OPERATOR as ADMIN_TOKEN
@@ -372,10 +372,7 @@ async def test_a_refresh_that_changes_nothing_leaves_the_buttons_in_place(
     nothing new must leave the rows as they are."""
     parking.desk.gate_pass(datetime.now(UTC), card="DEADBEEF", allowed=False, reason="unknown")
     (denied,) = (await parking.api.get("/api/gates/passes")).json()
-    await page.clock.install()  # the page's timers run when the test moves its clock on
-    await sign_in(page, parking.url)
-    body = page.locator("body")
-    await expect(body).to_have_attribute("data-loaded", "true")
+    await open_on_test_clock(page, parking.url)
     row = f'#passes tbody tr[data-pass-id="{denied["id"]}"]'
     # Past the refresh interval: the passes are fetched again, and nothing has changed.
     await assert_kept_through_refresh(

@@ -19,7 +19,7 @@ from cloud.service import CloudService
 from sitewatch.siteconfig import Site
 from tests import test_console_browser
 from tests.brokers import AmqttThread, MosquittoBroker
-from tests.browser import assert_kept_through_refresh, sign_in
+from tests.browser import assert_kept_through_refresh, open_on_test_clock, sign_in
 from tests.conftest import cloud_settings, eventually
 from tests.patrol_desk import LI, ZHANG, PatrolDesk, minutes, patrol_site
 from tests.users import OPERATOR as ADMIN_TOKEN
@@ -167,10 +167,7 @@ async def test_a_refresh_that_changes_nothing_leaves_the_links_in_place(
     )
     assert made.status_code == 201, made.text
     assert made.json()["alarm_id"] is not None, "a leak is major: it raises an alarm"
-    await page.clock.install()  # the page's timers run when the test moves its clock on
-    await sign_in(page, f"{patrol.cloud.url}/patrol")
-    body = page.locator("body")
-    await expect(body).to_have_attribute("data-loaded", "true")
+    await open_on_test_clock(page, f"{patrol.cloud.url}/patrol")
     await page.locator("#incident-tour").select_option(str(walking["id"]))
     # Past the refresh interval: the board and the incidents are fetched again, nothing changed.
     await assert_kept_through_refresh(

@@ -25,7 +25,7 @@ from cloud.service import CloudService
 from sitewatch.siteconfig import Site
 from tests import test_console_browser
 from tests.brokers import AmqttThread, MosquittoBroker
-from tests.browser import assert_kept_through_refresh, sign_in
+from tests.browser import assert_kept_through_refresh, open_on_test_clock, sign_in
 from tests.conftest import cloud_settings
 from tests.pumproom_week import MONDAY, NODE, PumpRoomWeek
 from tests.users import OPERATOR as ADMIN_TOKEN
@@ -256,10 +256,7 @@ async def test_a_refresh_that_changes_nothing_leaves_the_links_in_place(
     """The page refreshes every few seconds and on every alarm change of the room. Rebuilding a
     link between the press and the release of a click loses the click, so a refresh that brings
     nothing new must leave the elements as they are."""
-    await page.clock.install()  # the page's timers run when the test moves its clock on
-    await sign_in(page, f"{desk.cloud.url}/pumproom")
-    body = page.locator("body")
-    await expect(body).to_have_attribute("data-loaded", "true")
+    await open_on_test_clock(page, f"{desk.cloud.url}/pumproom")
     # A minute on: the status and the report are both fetched again, and nothing has changed.
     await assert_kept_through_refresh(
         page,

@@ -62,6 +62,12 @@ export function fillWhenChanged(node, data, build) {
   return node;
 }
 
+/** One more finished refresh of `name` in the body's data-{name}-runs, which the browser tests await. */
+export function countRun(name = "refresh") {
+  const key = `${name}Runs`;
+  document.body.dataset[key] = String(Number(document.body.dataset[key] ?? 0) + 1);
+}
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 
 /**

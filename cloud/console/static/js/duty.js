@@ -4,7 +4,7 @@
  * entry, and the handover. It refreshes on a timer and whenever an alarm changes.
  */
 
-import { $, fill } from "./dom.js";
+import { $, countRun, fill } from "./dom.js";
 import { COMMON_KEYS, startShell } from "./shell.js";
 import { hhmm } from "./patrol-labels.js";
 import { dutyGet, pageUrl } from "./duty-api.js";
@@ -23,7 +23,6 @@ const KEYS = COMMON_KEYS.filter(([key]) => ["m", "?", "Esc"].includes(key));
 const { live } = startShell({ keys: KEYS });
 let loading = null;
 let again = false;
-let runs = 0; // refreshes done: the body's data-refresh-runs, for the browser tests to await
 // Writing in the log (an entry, a correction, an alarm's handling) is one operation: POST /api/duty/log.
 const canWrite = offer($("#entry-form"), "POST", "/api/duty/log", { zh: "写值班记录或更正", en: "write or correct log entries" });
 
@@ -64,7 +63,7 @@ function refresh() {
       try {
         await load();
         $("#load-error").hidden = true;
-        document.body.dataset.refreshRuns = String(++runs);
+        countRun();
       } catch (error) {
         showLoadError(error);
       }

@@ -6,7 +6,7 @@
  * alarm changes (a lost card at a gate raises one), so nobody has to reload.
  */
 
-import { $, fill } from "./dom.js";
+import { $, countRun, fill } from "./dom.js";
 import { COMMON_KEYS, startShell } from "./shell.js";
 import { hhmm } from "./patrol-labels.js";
 import { parkingGet } from "./parking-api.js";
@@ -28,7 +28,6 @@ const { live } = startShell({ keys: KEYS });
 const registered = new Set(); // ids of denied passes the booth has answered
 let passes = [];
 let loading = null;
-let runs = 0; // refreshes done: the body's data-refresh-runs, for the browser tests to await
 // What the viewer's role may do here; the rest is left out with a hint (the server checks anyway).
 const canRegister = explain($("#passes"), "POST", "/api/gates/registrations", {
   zh: "登记陌生车辆放行",
@@ -70,7 +69,7 @@ function refresh() {
   loading ??= load()
     .then(() => {
       $("#load-error").hidden = true;
-      document.body.dataset.refreshRuns = String(++runs);
+      countRun();
     })
     .catch(showLoadError)
     .finally(() => {

@@ -5,7 +5,7 @@
  * alarm means a tour changed), so nobody has to reload.
  */
 
-import { $, el, fill } from "./dom.js";
+import { $, countRun, el, fill } from "./dom.js";
 import { COMMON_KEYS, startShell } from "./shell.js";
 import { OUTCOMES, hhmm, slotWords } from "./patrol-labels.js";
 import { label } from "./labels.js";
@@ -18,7 +18,6 @@ const KEYS = COMMON_KEYS.filter(([key]) => ["m", "?", "Esc"].includes(key));
 const { live } = startShell({ keys: KEYS });
 let loading = null;
 let again = false;
-let runs = 0; // refreshes done: the body's data-refresh-runs, for the browser tests to await
 let soonTimer = null;
 
 function inProgressRow(t) {
@@ -123,7 +122,7 @@ async function refresh() {
   loading = load()
     .then(() => {
       $("#load-error").hidden = true;
-      document.body.dataset.refreshRuns = String(++runs);
+      countRun();
     })
     .catch((error) => {
       fill($("#load-error"), `加载失败 Could not load: ${error.message}`);

@@ -5,7 +5,7 @@
  * seconds, the report every minute, and both on any alarm change of the room.
  */
 
-import { $, el, fill, fillWhenChanged } from "./dom.js";
+import { $, countRun, el, fill, fillWhenChanged } from "./dom.js";
 import { COMMON_KEYS, startShell } from "./shell.js";
 import { hhmm } from "./patrol-labels.js";
 import { showLoadError } from "./report-page.js";
@@ -27,11 +27,10 @@ let weekDone = false; // a signed or finished week no longer builds up
 
 /**
  * One run at a time; asked again meanwhile, it runs once more after. Errors show on the page.
- * `name`: the body's data-{name}-runs counts the runs done, for the browser tests to await.
+ * `name`: the runs done are counted in the body's data-{name}-runs (countRun).
  */
 function singleFlight(name, work) {
   let running = null;
-  let runs = 0;
   let again = false;
   return function run() {
     if (running) {
@@ -45,7 +44,7 @@ function singleFlight(name, work) {
           await work();
           $("#load-error").hidden = true;
           fill($("#refreshed"), hhmm(new Date().toISOString()));
-          document.body.dataset[`${name}Runs`] = String(++runs);
+          countRun(name);
         } catch (error) {
           showLoadError(error);
         }
