@@ -17,10 +17,10 @@ from cloud.models import (
     DeadLetter,
     DeviceRecord,
     NodeRecord,
-    PointRecord,
     utcnow,
 )
 from cloud.patrol import tours as patrol
+from cloud.point_states import PointState
 from cloud.telemetry import TelemetrySample
 from cloud.working_set import WorkingSet
 from sitewatch import wire
@@ -80,17 +80,16 @@ def _is_number(value: wire.Value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_newer(point: PointRecord, stream: str, seq: int) -> bool:
+def _is_newer(point: PointState, stream: str, seq: int) -> bool:
     # A new stream means a new outbox (a replaced SD card); its messages are the newest we know.
     # An equal seq is a later item of the same message (a pulse's fall after its rise): it wins.
-    return point.stream != stream or seq >= point.seq
+    return point.stream != stream or seq >= point.seq  # type: ignore[operator]
 
 
 _GOOD = wire.Quality.GOOD
 
 
 def _apply_point(work: WorkingSet, site: Site, msg: wire.Envelope, value: wire.PointValue) -> None:
-    # Runs for every value stored: each attribute is read once (the models' reads are not free).
     site_id, node, stream, seq = msg.site, msg.node, msg.stream, msg.seq
     device_id, point, reading, ts, quality = (
         value.device,
@@ -99,26 +98,18 @@ def _apply_point(work: WorkingSet, site: Site, msg: wire.Envelope, value: wire.P
         value.ts,
         value.quality,
     )
-    key = (site_id, node, device_id, point)
     good = quality is _GOOD
     if good and _is_number(reading):
         # Trends keep every reading, also one that arrives after a newer one (a replay).
         work.add_sample(TelemetrySample(site_id, node, device_id, point, ts, float(reading)))  # type: ignore[arg-type]
-    record = work.point(key)
-    if record is None:
-        record = PointRecord(site=site_id, node=node, device=device_id, point=point)
-        work.add_point(record)
-    elif not _is_newer(record, stream, seq):
+    state = work.point((site_id, node, device_id, point))
+    if state.stream is not None and not _is_newer(state, stream, seq):
         return
     previous = None
-    if record.quality == _GOOD.value and record.source_ts is not None:
-        previous = Sample(record.value, record.source_ts)
-    record.value, record.source_ts, record.seq = reading, ts, seq
-    # Each assignment of a mapped attribute costs an ORM event: skip the ones that rarely change.
-    if record.quality != quality.value:
-        record.quality = quality.value
-    if record.stream != stream:
-        record.stream = stream
+    if state.quality == _GOOD.value and state.source_ts is not None:
+        previous = Sample(state.value, state.source_ts)
+    state.value, state.source_ts, state.seq, state.stream = reading, ts, seq, stream
+    state.quality, state.changed = quality.value, True
     if good:
         device = site.nodes[node].devices[device_id]
         engine.on_point_value(work, site_id, device, point, Sample(reading, ts), previous)
@@ -160,8 +151,7 @@ def _apply_tap(work: WorkingSet, msg: wire.Envelope, tap: wire.CardTap) -> None:
 def _link_lost(work: WorkingSet, site: Site, node: NodeRecord, reason: str) -> None:
     """The node's values are stale, not normal, and the control room gets a link trouble."""
     node.online = False
-    for point in work.points_of(node.site, node.node):
-        point.quality = "stale"
+    work.points_stale(node.site, node.node)
     engine.on_node_link(work, site.id, site.nodes[node.node], True, reason, utcnow())
 
 

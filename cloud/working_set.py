@@ -15,16 +15,16 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from cloud import bulk
+from cloud import bulk, point_states
 from cloud.models import (
     AlarmRecord,
     DeviceRecord,
     EquipmentTag,
     NodeRecord,
-    PointRecord,
     StoredMessage,
     utcnow,
 )
+from cloud.point_states import PointState
 from cloud.telemetry import TelemetrySample, TelemetrySink
 from sitewatch.siteconfig import Site
 
@@ -67,7 +67,7 @@ class WorkingSet:
         self.started_at = utcnow()
         self._tags: dict[DeviceKey, EquipmentTag] = {}
         self._nodes: dict[NodeKey, NodeRecord] = {}
-        self._points: dict[NodeKey, dict[PointKey, PointRecord]] = defaultdict(dict)
+        self._points: dict[NodeKey, dict[PointKey, PointState]] = defaultdict(dict)
         self._devices: dict[DeviceKey, DeviceRecord] = {}
         self._alarms: dict[PointKey, list[AlarmRecord]] = defaultdict(list)
         self._checked: set[Position] = set()  # positions offered to the messages table
@@ -89,7 +89,7 @@ class WorkingSet:
         keys = set(nodes)
         self._load(keys, self._loaded_nodes, NodeRecord, self._keep_node)
         if points:
-            self._load(keys, self._loaded_points, PointRecord, self._keep_point)
+            self._load_points(keys)
         if devices:
             self._load(keys, self._loaded_devices, DeviceRecord, self._keep_device)
         if alarms:
@@ -113,12 +113,17 @@ class WorkingSet:
             for record in self.session.scalars(query):
                 keep(record)
 
+    def _load_points(self, keys: set[NodeKey]) -> None:
+        wanted = sorted(keys - self._loaded_points)
+        if not wanted:
+            return
+        self._loaded_points.update(wanted)
+        for chunk in _chunks(wanted):
+            for state in point_states.load(self.session, chunk):
+                self._points[(state.site, state.node)][state.key] = state
+
     def _keep_node(self, node: NodeRecord) -> None:
         self._nodes[(node.site, node.node)] = node
-
-    def _keep_point(self, point: PointRecord) -> None:
-        key = (point.site, point.node, point.device, point.point)
-        self._points[key[:2]][key] = point
 
     def _keep_device(self, device: DeviceRecord) -> None:
         self._devices[(device.site, device.node, device.device)] = device
@@ -184,20 +189,22 @@ class WorkingSet:
         """The node's record if it is loaded and stored; None otherwise (nothing is made)."""
         return self._nodes.get((site, node))
 
-    def point(self, key: PointKey) -> PointRecord | None:
+    def point(self, key: PointKey) -> PointState:
+        """The point's state; a new one (not stored yet, no value) the first time it is heard of.
+        Whatever moves it sets `changed`, and `flush` writes it back."""
         if key[:2] not in self._loaded_points:
-            self.load([key[:2]], devices=False, alarms=False)
-        return self._points[key[:2]].get(key)
+            self._load_points({key[:2]})
+        states = self._points[key[:2]]
+        state = states.get(key)
+        if state is None:
+            state = states[key] = PointState(*key)
+        return state
 
-    def add_point(self, record: PointRecord) -> None:
-        self.session.add(record)
-        key = (record.site, record.node, record.device, record.point)
-        self._points[key[:2]][key] = record
-
-    def points_of(self, site: str, node: str) -> list[PointRecord]:
-        if (site, node) not in self._loaded_points:
-            self.load([(site, node)], devices=False, alarms=False)
-        return list(self._points[(site, node)].values())
+    def points_stale(self, site: str, node: str) -> None:
+        """The node's link is lost: its points' values are stale, not current."""
+        point_states.mark_stale(self.session, site, node, utcnow())
+        for state in self._points.get((site, node), {}).values():
+            state.quality = point_states.STALE
 
     def device(self, key: DeviceKey) -> DeviceRecord | None:
         if key[:2] not in self._loaded_devices:
@@ -239,4 +246,6 @@ class WorkingSet:
         if self.telemetry is not None and self._samples:
             self.telemetry.store(self.session, self._samples)
         self._samples = []
+        changed = (state for states in self._points.values() for state in states.values())
+        point_states.write(self.session, changed, utcnow())
         self.session.flush()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import store
 from cloud.api.alarm_views import sort_key
 from cloud.models import AlarmRecord, PointRecord
+from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 
@@ -71,6 +72,44 @@ def test_an_older_message_never_overwrites_a_newer_value(
         alarms = session.scalars(select(AlarmRecord)).all()
     assert (record.value, record.seq) == (0.6, 5)
     assert alarms == [], "a stale low reading must not raise an alarm"
+
+
+def _points(sessions: sessionmaker[Session]) -> dict[str, tuple[wire.Value, str, int]]:
+    with sessions() as session:
+        return {p.point: (p.value, p.quality, p.seq) for p in session.scalars(select(PointRecord))}
+
+
+def test_values_of_a_new_point_out_of_order_in_one_batch_keep_the_newest(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    sites = {example_site.id: example_site}
+    with sessions.begin() as session:
+        work = WorkingSet(session, sites)
+        store.apply(work, sites, event(7, point("supply-pressure", "pressure", 0.6, 2000)))
+        store.apply(work, sites, event(4, point("supply-pressure", "pressure", 0.1, 1000)))
+        work.flush()
+    assert _points(sessions) == {"pressure": (0.6, "good", 7)}
+    with sessions() as session:
+        assert session.scalars(select(AlarmRecord)).all() == []
+
+
+def test_a_lost_link_keeps_the_values_but_marks_them_stale_until_data_comes_again(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    sites = {example_site.id: example_site}
+    apply(sessions, example_site, _birth(1, 1, point("supply-pressure", "pressure", 0.6, 1)))
+    death = wire.Death(site="harbour-view", node="pumproom", stream=STREAM, boot=1, ts=2)
+    with sessions.begin() as session:
+        store.apply_one(session, sites, death)
+    assert _points(sessions) == {"pressure": (0.6, "stale", 1)}
+    # A death and the next birth in one batch: the birth's values are what stays.
+    with sessions.begin() as session:
+        work = WorkingSet(session, sites)
+        store.apply(work, sites, _birth(2, 2, point("supply-pressure", "pressure", 0.7, 3)))
+        store.apply(work, sites, death.model_copy(update={"boot": 2}))
+        store.apply(work, sites, _birth(3, 3, point("supply-pressure", "pressure", 0.8, 4)))
+        work.flush()
+    assert _points(sessions) == {"pressure": (0.8, "good", 3)}
 
 
 def test_a_duplicate_position_is_reported_as_such(
