@@ -307,6 +307,7 @@ def prepare(
         # another worker cannot change these rows between our read and our write.
         work.claim_all(rows)
     work.load(((m.site, m.node) for m, _ in messages), points=False, devices=False, alarms=False)
+    work.add_nodes((m.site, m.node) for m, _ in accepted)
     with_values = {
         (m.site, m.node)
         for m, _ in accepted

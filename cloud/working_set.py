@@ -33,6 +33,7 @@ DeviceKey = tuple[str, str, str]  # site, node, device
 PointKey = tuple[str, str, str, str]  # site, node, device, point (or an alarm's source)
 Position = tuple[str, str, str, int]  # site, node, stream, seq
 _POSITION = ("site", "node", "stream", "seq")  # the unique key of `messages`
+_NODE = ("site", "node")  # the unique key of `nodes`
 
 # Bound parameters per IN list: far below every backend's limit, large enough to be one query.
 _CHUNK = 500
@@ -112,6 +113,22 @@ class WorkingSet:
                 query = query.where(EquipmentTag.removed_at.is_(None))
             for record in self.session.scalars(query):
                 keep(record)
+
+    def add_nodes(self, keys: Iterable[NodeKey]) -> None:
+        """Store the nodes not stored yet (offline, boot 0), in key order, and load them.
+
+        Made here in one statement rather than as each message meets its node: two workers
+        storing the first messages of the same new nodes then insert them in the same order,
+        and the second waits for the first instead of the two deadlocking. Waiting on a node
+        the other inserted excludes it from the node as the row lock does (see `_load`).
+        """
+        missing = sorted(set(keys) - self._nodes.keys())
+        if not missing:
+            return
+        rows = [{"site": site, "node": node, "boot": 0, "online": False} for site, node in missing]
+        bulk.insert_new(self.session, NodeRecord.__table__, rows, _NODE)
+        self._loaded_nodes.difference_update(missing)
+        self._load(set(missing), self._loaded_nodes, NodeRecord, self._keep_node)
 
     def _load_points(self, keys: set[NodeKey]) -> None:
         wanted = sorted(keys - self._loaded_points)

@@ -1,0 +1,98 @@
+"""Two ingest transactions at once on PostgreSQL, as two workers run them: new nodes.
+
+A batch that meets a node for the first time stores the node's row. Two workers meeting the same
+new nodes must not fail on each other's rows (a unique violation, or a deadlock when each holds
+one node the other wants): the second waits for the first and then goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud import store
+from cloud.db import make_engine, migrate, session_factory
+from cloud.models import NodeRecord, StoredMessage
+from cloud.working_set import WorkingSet
+from sitewatch import wire
+from sitewatch.siteconfig import Site
+from tests.chaos import wait_for
+from tests.db import postgres_database
+
+
+@pytest.fixture
+def pg_sessions() -> Iterator[sessionmaker[Session]]:
+    with postgres_database() as url:
+        engine = make_engine(url)
+        migrate(engine)
+        try:
+            yield session_factory(engine)
+        finally:
+            engine.dispose()
+
+
+def _beat(node: str, stream: str, seq: int) -> wire.Event:
+    return wire.Event(
+        site="harbour-view",
+        node=node,
+        stream=stream,
+        seq=seq,
+        boot=1,
+        ts=1_000 + seq,
+        items=[wire.Heartbeat(ts=1_000 + seq)],
+    )
+
+
+def _store(work: WorkingSet, sites: dict[str, Site], messages: list[wire.Event]) -> None:
+    store.prepare(work, sites, [(m, None) for m in messages])
+    for message in messages:
+        store.apply(work, sites, message)
+    work.flush()
+
+
+def _waiting_on_a_lock(sessions: sessionmaker[Session]) -> bool:
+    with sessions() as session:
+        waiting = session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
+
+
+def test_two_writers_meeting_the_same_new_nodes_wait_for_each_other_and_both_store(
+    pg_sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    sites = {example_site.id: example_site}
+    first = [_beat("pumproom", "aaaaaaaa00000001", 1), _beat("gate", "bbbbbbbb00000001", 1)]
+    # The second worker meets them in the other order, with messages of its own.
+    second = [_beat("gate", "bbbbbbbb00000001", 2), _beat("pumproom", "aaaaaaaa00000001", 2)]
+    failures: list[BaseException] = []
+
+    def other_worker() -> None:
+        try:
+            with pg_sessions.begin() as session:
+                _store(WorkingSet(session, sites), sites, second)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    with pg_sessions.begin() as session:
+        _store(WorkingSet(session, sites), sites, first)
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        # The other worker must wait for this transaction's new nodes, not go around them.
+        wait_for(lambda: _waiting_on_a_lock(pg_sessions), 10, "the second writer waits")
+    thread.join(timeout=30)
+
+    assert not thread.is_alive()
+    assert failures == [], f"the second writer failed: {failures[0]!r}" if failures else ""
+    with pg_sessions() as session:
+        nodes = session.scalars(select(NodeRecord.node).order_by(NodeRecord.node)).all()
+        stored = session.scalar(select(func.count()).select_from(StoredMessage))
+    assert nodes == ["gate", "pumproom"]
+    assert stored == 4
