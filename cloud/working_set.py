@@ -107,8 +107,10 @@ class WorkingSet:
             query = select(model).where(tuple_(model.site, model.node).in_(chunk))
             if model is NodeRecord and self.locks_nodes:
                 # Several workers: a node's rows change under one worker at a time. Nodes are
-                # locked in sorted order, so two batches never wait on each other in a circle.
-                query = query.with_for_update()
+                # locked in key order, so two batches never wait on each other in a circle. The
+                # ORDER BY is what orders the locks: without it PostgreSQL locks rows in the order
+                # its scan meets them, which moves as rows are updated (seen as deadlocks).
+                query = query.order_by(model.site, model.node).with_for_update()
             if model is EquipmentTag:
                 query = query.where(EquipmentTag.removed_at.is_(None))
             for record in self.session.scalars(query):

@@ -96,3 +96,46 @@ def test_two_writers_meeting_the_same_new_nodes_wait_for_each_other_and_both_sto
         stored = session.scalar(select(func.count()).select_from(StoredMessage))
     assert nodes == ["gate", "pumproom"]
     assert stored == 4
+
+
+def _locked_elsewhere(sessions: sessionmaker[Session], node: str) -> bool:
+    with sessions() as session:
+        row = session.execute(
+            text("SELECT node FROM nodes WHERE node = :node FOR UPDATE SKIP LOCKED"),
+            {"node": node},
+        ).first()
+        session.rollback()
+    return row is None
+
+
+def test_a_batch_locks_its_nodes_in_key_order_whatever_order_the_table_holds_them(
+    pg_sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    sites = {example_site.id: example_site}
+    # Stored in the reverse of key order ("gate" < "pumproom"), so a scan meets pumproom first.
+    for node in ("pumproom", "gate"):
+        with pg_sessions.begin() as session:
+            session.add(NodeRecord(site="harbour-view", node=node, boot=0, online=False))
+    loaded = threading.Event()
+
+    def batch() -> None:
+        with pg_sessions.begin() as session:
+            # The plan PostgreSQL picks for a busy table of many nodes: a scan in the table's
+            # order (a tiny table is read through its unique index, in key order by chance).
+            session.execute(text("SET LOCAL enable_indexscan = off"))
+            session.execute(text("SET LOCAL enable_bitmapscan = off"))
+            work = WorkingSet(session, sites)
+            work.load([("harbour-view", "pumproom"), ("harbour-view", "gate")], points=False)
+            loaded.set()
+
+    with pg_sessions.begin() as session:
+        session.execute(text("SELECT 1 FROM nodes WHERE node = 'pumproom' FOR UPDATE"))
+        thread = threading.Thread(target=batch)
+        thread.start()
+        wait_for(lambda: _waiting_on_a_lock(pg_sessions), 10, "the batch waits for pumproom")
+        # Waiting for pumproom, the batch must already hold gate, which comes first: a batch
+        # that took them the other way round could hold pumproom while waiting for gate.
+        assert _locked_elsewhere(pg_sessions, "gate")
+        assert not loaded.is_set()
+    thread.join(timeout=30)
+    assert loaded.is_set()
