@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import struct
 from datetime import UTC, datetime
 
@@ -83,6 +84,51 @@ def test_ingest_client_hands_a_publish_to_its_receiver(v5: bool) -> None:
     client._in_packet["packet"] = bytearray(_publish(TOPIC, b'{"x":1}', 4711, v5))
     assert client._handle_publish() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
     assert got == [(TOPIC, b'{"x":1}', 4711, 1)]
+
+
+def _packet(command: int, body: bytes) -> bytes:
+    assert len(body) < 128  # one byte of remaining length
+    return bytes([command, len(body)]) + body
+
+
+def test_ingest_client_reads_whole_publishes_at_once_and_leaves_the_rest_to_paho() -> None:
+    client = IngestClient(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311, manual_ack=True)
+    got: list[tuple[str, bytes, int, int]] = []
+    client.receiver = lambda *message: got.append(message)
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    client._sock = ours
+    client._ping_t = 123.0  # a PINGREQ is out: paho clears this when the PINGRESP comes
+    by_paho: list[int] = []
+    paho_publish = client._handle_publish
+    client._handle_publish = lambda: by_paho.append(1) or paho_publish()  # type: ignore[method-assign]
+    publish = [
+        _packet(0x32, _publish("sw/v1/s/n/event", b'{"m":%d}' % m, m, False)) for m in (1, 2, 3, 4)
+    ]
+    qos0 = _packet(0x30, struct.pack("!H", 15) + b"sw/v1/s/n/event" + b'{"m":0}')
+    split = len(publish[2]) // 2
+    try:
+        # One read: two publishes around a PINGRESP, a QoS 0 publish, and half of the third.
+        broker.sendall(publish[0] + b"\xd0\x00" + publish[1] + qos0 + publish[2][:split])
+        while len(got) < 3:
+            client.loop_read()
+        broker.sendall(publish[2][split:] + publish[3])
+        while len(got) < 5:
+            client.loop_read()
+    finally:
+        ours.close()
+        broker.close()
+    assert [(topic, payload, mid, qos) for topic, payload, mid, qos in got] == [
+        ("sw/v1/s/n/event", b'{"m":1}', 1, 1),
+        ("sw/v1/s/n/event", b'{"m":2}', 2, 1),
+        ("sw/v1/s/n/event", b'{"m":0}', 0, 0),
+        ("sw/v1/s/n/event", b'{"m":3}', 3, 1),
+        ("sw/v1/s/n/event", b'{"m":4}', 4, 1),
+    ]
+    assert client._ping_t == 0, "the PINGRESP between them went to paho"
+    # paho reads the packet that begins a read (it asks for the socket's next byte), and one
+    # split across reads; the others are taken whole.
+    assert len(by_paho) == 2
 
 
 def test_ingest_client_leaves_a_malformed_publish_to_paho() -> None:
