@@ -277,10 +277,12 @@ def prepare(
     accepted: list[tuple[wire.Envelope, bytes | None]] = []
     envelopes = {(m.site, m.node) for m, _ in messages if isinstance(m, wire.Envelope)}
     if work.locks_nodes:
-        # PostgreSQL locks and loads the nodes' rows below anyway: load them first, and take
-        # their boots from them, one round trip fewer.
-        work.load(
-            ((m.site, m.node) for m, _ in messages), points=False, devices=False, alarms=False
+        # PostgreSQL: lock (and load) every configured node of the batch first, in one pass
+        # (see WorkingSet.lock_nodes), and take their boots from them.
+        work.lock_nodes(
+            (m.site, m.node)
+            for m, _ in messages
+            if m.site in sites and m.node in sites[m.site].nodes
         )
         boots = {
             key: (node.stream, node.boot, node.boot_seq)
@@ -307,7 +309,6 @@ def prepare(
         # another worker cannot change these rows between our read and our write.
         work.claim_all(rows)
     work.load(((m.site, m.node) for m, _ in messages), points=False, devices=False, alarms=False)
-    work.add_nodes((m.site, m.node) for m, _ in accepted)
     with_values = {
         (m.site, m.node)
         for m, _ in accepted

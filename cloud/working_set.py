@@ -8,11 +8,12 @@ outlives its transaction, so several workers never act on each other's stale cop
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from cloud import bulk, point_states
@@ -33,7 +34,13 @@ DeviceKey = tuple[str, str, str]  # site, node, device
 PointKey = tuple[str, str, str, str]  # site, node, device, point (or an alarm's source)
 Position = tuple[str, str, str, int]  # site, node, stream, seq
 _POSITION = ("site", "node", "stream", "seq")  # the unique key of `messages`
-_NODE = ("site", "node")  # the unique key of `nodes`
+# A no-op update of a stored node takes its row lock as a stored row's FOR UPDATE would.
+_LOCK_NODES = text(
+    "INSERT INTO nodes (site, node, online, boot) "
+    "SELECT site, node, false, 0 FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS given(site TEXT, node TEXT) ORDER BY site, node "
+    "ON CONFLICT (site, node) DO UPDATE SET node = EXCLUDED.node"
+)
 
 # Bound parameters per IN list: far below every backend's limit, large enough to be one query.
 _CHUNK = 500
@@ -116,21 +123,22 @@ class WorkingSet:
             for record in self.session.scalars(query):
                 keep(record)
 
-    def add_nodes(self, keys: Iterable[NodeKey]) -> None:
-        """Store the nodes not stored yet (offline, boot 0), in key order, and load them.
+    def lock_nodes(self, keys: Iterable[NodeKey]) -> None:
+        """PostgreSQL: lock these nodes' rows for the transaction, and load them. The nodes not
+        stored yet are stored (offline, boot 0) by the same statement.
 
-        Made here in one statement rather than as each message meets its node: two workers
-        storing the first messages of the same new nodes then insert them in the same order,
-        and the second waits for the first instead of the two deadlocking. Waiting on a node
-        the other inserted excludes it from the node as the row lock does (see `_load`).
+        One statement, in key order, for stored and new nodes alike. Two batches then always
+        take their nodes in the same order, and a batch that waits for a node holds none after
+        it: a SELECT ... FOR UPDATE followed by an INSERT of the nodes it did not find took
+        them in two passes, and two workers deadlocked when a node was stored between the two.
         """
-        missing = sorted(set(keys) - self._nodes.keys())
-        if not missing:
+        wanted = sorted(set(keys))
+        if not wanted:
             return
-        rows = [{"site": site, "node": node, "boot": 0, "online": False} for site, node in missing]
-        bulk.insert_new(self.session, NodeRecord.__table__, rows, _NODE)
-        self._loaded_nodes.difference_update(missing)
-        self._load(set(missing), self._loaded_nodes, NodeRecord, self._keep_node)
+        rows = [{"site": site, "node": node} for site, node in wanted]
+        self.session.execute(_LOCK_NODES, {"rows": json.dumps(rows)})
+        self._loaded_nodes.difference_update(wanted)
+        self._load(set(wanted), self._loaded_nodes, NodeRecord, self._keep_node)
 
     def _load_points(self, keys: set[NodeKey]) -> None:
         wanted = sorted(keys - self._loaded_points)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
@@ -139,3 +140,53 @@ def test_a_batch_locks_its_nodes_in_key_order_whatever_order_the_table_holds_the
         assert not loaded.is_set()
     thread.join(timeout=30)
     assert loaded.is_set()
+
+
+def _held_by_another(sessions: sessionmaker[Session], node: str) -> bool:
+    """Whether another transaction holds the node, stored or being inserted: ours may not
+    insert it without waiting."""
+    with sessions() as session:
+        session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        try:
+            session.execute(
+                text(
+                    "INSERT INTO nodes (site, node, online, boot) "
+                    "VALUES ('harbour-view', :node, false, 0) ON CONFLICT DO NOTHING"
+                ),
+                {"node": node},
+            )
+        except OperationalError:  # lock_timeout: it waited for the holder
+            return True
+        finally:
+            session.rollback()
+    return False
+
+
+def test_a_batch_takes_new_and_stored_nodes_in_one_pass_in_key_order(
+    pg_sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    sites = {example_site.id: example_site}
+    with pg_sessions.begin() as session:
+        session.add(NodeRecord(site="harbour-view", node="pumproom", boot=0, online=False))
+    failures: list[BaseException] = []
+
+    def batch() -> None:
+        try:
+            with pg_sessions.begin() as session:
+                messages = [_beat("pumproom", "aaaaaaaa00000001", 1)]
+                messages.append(_beat("gate", "bbbbbbbb00000001", 1))  # new, and before it
+                _store(WorkingSet(session, sites), sites, messages)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    with pg_sessions.begin() as other:
+        other.execute(text("SELECT 1 FROM nodes WHERE node = 'pumproom' FOR UPDATE"))
+        thread = threading.Thread(target=batch)
+        thread.start()
+        wait_for(lambda: _waiting_on_a_lock(pg_sessions), 10, "the batch waits for pumproom")
+        # Waiting for pumproom, the batch already holds gate, the new node before it. Taken in
+        # two passes (the stored nodes first, then the new ones) it would hold nothing new yet,
+        # and could take gate later while another batch waits on it holding pumproom.
+        assert _held_by_another(pg_sessions, "gate")
+    thread.join(timeout=30)
+    assert failures == []
