@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -31,9 +30,9 @@ class Rejected(Exception):
     """The message is well-formed but not acceptable here (e.g. an unknown node)."""
 
 
-@dataclass(frozen=True)
-class Stored:
-    """What happened to a message: the position to confirm, and whether it was new."""
+class Stored(NamedTuple):
+    """What happened to a message: the position to confirm, and whether it was new. (A named
+    tuple: one is made for every message.)"""
 
     site: str
     node: str

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sitewatch.siteconfig import AlarmRule, PointSpec
 from sitewatch.wire import Value
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The state of one alarm condition of a point: which condition, and whether it is active."""
+class Verdict(NamedTuple):
+    """The state of one alarm condition of a point: which condition, and whether it is active.
+    Named tuples, not frozen dataclasses, here and below: one is made for every value stored,
+    and a frozen dataclass's __init__ costs several times as much."""
 
     condition: str
     active: bool
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
     """A point's value and when the device read it (ms since the epoch, the edge's clock)."""
 
     value: Value
