@@ -191,10 +191,18 @@ def _sqlite_values(
     if not processed:
         return values
     out = []
+    # Rows of a batch often share a value (its received_at): processed once, not once a row.
+    last: dict[int, tuple[Any, Any]] = {}
     for row in values:
         listed = list(row)
         for i, process in processed:
-            listed[i] = process(listed[i])
+            value = listed[i]
+            seen = last.get(i)
+            if seen is not None and seen[0] is value:
+                listed[i] = seen[1]
+            else:
+                listed[i] = process(value)
+                last[i] = (value, listed[i])
         out.append(tuple(listed))
     return out
 

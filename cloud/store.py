@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -42,11 +43,13 @@ class Stored(NamedTuple):
     rebirth: bool = False  # the node came back without a birth: ask it for one
 
 
-def _items(msg: wire.Envelope) -> list[Any]:
+def _items(msg: wire.Envelope) -> Sequence[Any]:
+    if isinstance(msg, wire.Event):  # nearly every message: its own list, not a copy
+        return msg.items
     if isinstance(msg, wire.Birth):
         return [*msg.points, *msg.devices]
     if isinstance(msg, wire.Telemetry):
-        return list(msg.samples)
+        return msg.samples
     return list(getattr(msg, "items", []))
 
 

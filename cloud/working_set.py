@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select, text, tuple_
@@ -41,6 +42,8 @@ _LOCK_NODES = text(
     "AS given(site TEXT, node TEXT) ORDER BY site, node "
     "ON CONFLICT (site, node) DO UPDATE SET node = EXCLUDED.node"
 )
+
+_NO_ALARMS: Mapping[str, AlarmRecord] = MappingProxyType({})
 
 # Bound parameters per IN list: far below every backend's limit, large enough to be one query.
 _CHUNK = 500
@@ -77,7 +80,7 @@ class WorkingSet:
         self._nodes: dict[NodeKey, NodeRecord] = {}
         self._points: dict[NodeKey, dict[PointKey, PointState]] = defaultdict(dict)
         self._devices: dict[DeviceKey, DeviceRecord] = {}
-        self._alarms: dict[PointKey, list[AlarmRecord]] = defaultdict(list)
+        self._alarms: dict[PointKey, dict[str, AlarmRecord]] = defaultdict(dict)  # by condition
         self._checked: set[Position] = set()  # positions offered to the messages table
         # Messages `store.prepare` found acceptable, by id(): `apply` need not check them again
         # (they live as long as the batch they are in).
@@ -156,7 +159,7 @@ class WorkingSet:
         self._devices[(device.site, device.node, device.device)] = device
 
     def _keep_alarm(self, alarm: AlarmRecord) -> None:
-        self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)].append(alarm)
+        self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)][alarm.condition] = alarm
 
     def _keep_tag(self, tag: EquipmentTag) -> None:
         self._tags[(tag.site, tag.node, tag.device)] = tag
@@ -242,17 +245,14 @@ class WorkingSet:
         self.session.add(record)
         self._devices[(record.site, record.node, record.device)] = record
 
-    def alarms_of(self, source: PointKey) -> list[AlarmRecord]:
-        """Every alarm of the source, one per condition, whatever its state."""
+    def alarms_of(self, source: PointKey) -> Mapping[str, AlarmRecord]:
+        """Every alarm of the source by its condition, whatever its state (read only)."""
         if source[:2] not in self._loaded_alarms:
             self.load([source[:2]], points=False, devices=False)
-        return list(self._alarms.get(source, ()))
+        return self._alarms.get(source, _NO_ALARMS)
 
     def alarm(self, source: PointKey, condition: str) -> AlarmRecord | None:
-        for alarm in self.alarms_of(source):
-            if alarm.condition == condition:
-                return alarm
-        return None
+        return self.alarms_of(source).get(condition)
 
     def tag(self, site: str, node: str, device: str) -> EquipmentTag | None:
         """The maintenance tag hanging on the device, if any."""
@@ -264,7 +264,7 @@ class WorkingSet:
 
     def add_alarm(self, alarm: AlarmRecord) -> None:
         self.session.add(alarm)
-        self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)].append(alarm)
+        self._alarms[(alarm.site, alarm.node, alarm.device, alarm.point)][alarm.condition] = alarm
 
     def add_sample(self, sample: TelemetrySample) -> None:
         self._samples.append(sample)

@@ -201,7 +201,7 @@ def on_point_value(
     rule = _point_rule(site, device, point)
     if rule is None:
         return
-    alarms = {a.condition: a for a in work.alarms_of(rule.key)}
+    alarms = work.alarms_of(rule.key)
     raw = {name: a.raw_active for name, a in alarms.items()}
     at = source_time(now.ts)
     for verdict in evaluate(rule.spec, now.value, raw, now, previous):
