@@ -25,7 +25,7 @@ from operator import itemgetter
 from typing import Any
 
 import psycopg
-from sqlalchemy import Column, Dialect, String, Table, TextClause, text
+from sqlalchemy import JSON, Column, Dialect, String, Table, TextClause, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -109,11 +109,20 @@ def _copy(
     rows: Sequence[dict[str, Any]],
 ) -> None:
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    values = _getter(columns)
+    # COPY takes a JSON column's value as its text: encoded here as SQLAlchemy's JSON type
+    # would (None as JSON null).
+    as_json = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
     try:
-        values = _getter(columns)
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row(values(row))
+                out = values(row)
+                if as_json:
+                    listed = list(out)
+                    for i in as_json:
+                        listed[i] = json.dumps(listed[i], ensure_ascii=False)
+                    out = tuple(listed)
+                copy.write_row(out)
     except psycopg.Error as exc:
         raise _driver_error(statement, exc, psycopg.Error) from exc
 

@@ -18,6 +18,7 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from cloud import bulk, point_states
+from cloud.alarms import lifecycle
 from cloud.models import (
     AlarmRecord,
     DeviceRecord,
@@ -64,6 +65,7 @@ class WorkingSet:
         telemetry: TelemetrySink | None = None,
     ) -> None:
         self.session = session
+        lifecycle.write_lines_in_bulk(session)
         self.sites = sites or {}
         self.telemetry = telemetry
         self._samples: list[TelemetrySample] = []

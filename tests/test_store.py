@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
 from cloud.api.alarm_views import sort_key
-from cloud.models import AlarmRecord, PointRecord
+from cloud.models import AlarmEventRecord, AlarmRecord, PointRecord
 from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.siteconfig import Site
@@ -110,6 +110,38 @@ def test_a_lost_link_keeps_the_values_but_marks_them_stale_until_data_comes_agai
         store.apply(work, sites, _birth(3, 3, point("supply-pressure", "pressure", 0.8, 4)))
         work.flush()
     assert _points(sessions) == {"pressure": (0.8, "good", 3)}
+
+
+def _lines(sessions: sessionmaker[Session]) -> list[tuple[str, str, str, wire.Value]]:
+    with sessions() as session:
+        query = (
+            select(AlarmRecord.point, AlarmEventRecord.event, AlarmEventRecord.value)
+            .join(AlarmEventRecord.alarm)
+            .order_by(AlarmEventRecord.id)
+        )
+        return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def test_history_lines_of_a_batch_are_written_with_their_values_also_after_its_flush(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    sites = {example_site.id: example_site}
+    death = wire.Death(site="harbour-view", node="pumproom", stream=STREAM, boot=1, ts=9)
+    with sessions.begin() as session:
+        work = WorkingSet(session, sites)
+        store.apply(work, sites, _birth(1, 1))
+        store.apply(work, sites, event(2, point("pumproom-leak", "zone1", True, 2)))
+        store.apply(work, sites, event(3, point("supply-pressure", "pressure", 0.3, 3)))
+        work.flush()
+        # Recorded after the batch's flush: the commit's flush writes them.
+        store.apply(work, sites, event(4, point("pumproom-leak", "zone1", False, 4)))
+        store.apply(work, sites, death)
+    assert _lines(sessions) == [
+        ("zone1", "raised", True),
+        ("pressure", "raised", 0.3),
+        ("zone1", "cleared", False),
+        ("(link)", "raised", "node stopped or connection lost (death)"),
+    ]
 
 
 def test_a_duplicate_position_is_reported_as_such(

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session, object_session
 
+from cloud import bulk
 from cloud.alarms.states import HELD_STATES, AlarmState, IllegalTransition
 from cloud.models import AlarmEventRecord, AlarmRecord, utcnow
 from sitewatch.siteconfig import Category
 from sitewatch.wire import Value
 
 CHANGED = "sitewatch.changed_alarms"  # key in Session.info
+PENDING_LINES = "sitewatch.pending_history_lines"  # key in Session.info
 
 
 def _state(alarm: AlarmRecord) -> AlarmState:
@@ -30,16 +33,44 @@ def record(
     by: str | None = None,
     note: str | None = None,
 ) -> None:
-    line = AlarmEventRecord(event=event, state=alarm.state, value=value, at=at, by=by, note=note)
     session = object_session(alarm)
     if session is None:
-        alarm.history.append(line)
+        alarm.history.append(
+            AlarmEventRecord(event=event, state=alarm.state, value=value, at=at, by=by, note=note)
+        )
+    elif (pending := session.info.get(PENDING_LINES)) is not None:
+        line = {"event": event, "state": alarm.state, "value": value, "at": at, "by": by}
+        pending.append((alarm, line | {"note": note}))
     else:
         # Not `alarm.history.append`: that would load the whole history of a chattering alarm.
+        line = AlarmEventRecord(
+            event=event, state=alarm.state, value=value, at=at, by=by, note=note
+        )
         line.alarm = alarm
         session.add(line)
+    if session is not None:
         session.info.setdefault(CHANGED, set()).add(alarm)
+    # Also what makes the alarm dirty: its session flushes before it commits, and the flush
+    # writes the pending lines (see _write_pending_lines).
     alarm.changed_at = utcnow()
+
+
+def write_lines_in_bulk(session: Session) -> None:
+    """History lines recorded in this session from now on are written in one statement a
+    flush, not as an ORM object each (ingest records thousands a minute). They are not in
+    `alarm.history` until read again."""
+    session.info.setdefault(PENDING_LINES, [])
+
+
+@event.listens_for(Session, "after_flush")
+def _write_pending_lines(session: Session, _flush_context: object) -> None:
+    # After the flush, so that the alarms it inserted have their ids.
+    pending = session.info.get(PENDING_LINES)
+    if not pending:
+        return
+    rows = [line | {"alarm_id": alarm.id} for alarm, line in pending]
+    pending.clear()
+    bulk.insert(session, AlarmEventRecord.__table__, rows)
 
 
 def changed_alarms(session: Session) -> list[int]:
