@@ -34,6 +34,22 @@ _PUBACK_COMMAND = 0x40
 _PUBLISH_COMMAND = 0x30
 _MID = struct.Struct("!H")
 
+
+def _variable_int(data: bytes | bytearray, at: int) -> tuple[int, int]:
+    """The MQTT variable byte integer at `at`, and where it ends. IndexError if it runs past
+    the data, ValueError if it is longer than the four bytes MQTT allows."""
+    value, shift = 0, 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+        if shift > 21:
+            raise ValueError("a variable byte integer longer than four bytes")
+
+
 # topic, payload, message id, QoS: what ingest needs of a PUBLISH
 Receiver = Callable[[str, bytes, int, int], None]
 
@@ -106,22 +122,16 @@ class IngestClient(mqtt.Client):
             qos = (header & 0x06) >> 1
             if header & 0xF0 != _PUBLISH_COMMAND or qos > 1:
                 break
-            length, shift, at = 0, 0, pos + 1
-            while at < end and shift <= 21:  # at most four bytes of length
-                byte = buf[at]
-                at += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
-            else:
-                break  # the length runs past the buffer (or is malformed): paho's
+            try:
+                length, at = _variable_int(buf, pos + 1)
+            except (IndexError, ValueError):
+                break  # the length runs past the buffer, or is malformed: paho's
             if at + length > end or length < 2:
                 break
             packet = buf[at : at + length]
             try:
                 topic, mid, start = self._publish_header(packet, qos)
-            except (IndexError, struct.error, UnicodeDecodeError):
+            except (IndexError, ValueError, struct.error):
                 break  # paho reports it as it always does
             if not topic:
                 break  # a topic alias: paho's
@@ -143,7 +153,7 @@ class IngestClient(mqtt.Client):
             return super()._handle_publish()
         try:
             topic, mid, pos = self._publish_header(packet, qos)
-        except (IndexError, struct.error, UnicodeDecodeError):
+        except (IndexError, ValueError, struct.error):  # ValueError: also bad UTF-8
             return super()._handle_publish()  # paho reports it as it always does
         if not topic:
             return super()._handle_publish()
@@ -162,14 +172,7 @@ class IngestClient(mqtt.Client):
             (mid,) = _MID.unpack_from(packet, pos)
             pos += 2
         if self._protocol == mqtt.MQTTv5:
-            properties, shift = 0, 0  # a variable byte integer: their length, then skipped
-            while True:
-                byte = packet[pos]
-                pos += 1
-                properties |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
+            properties, pos = _variable_int(packet, pos)  # their length; they are skipped
             pos += properties
             if pos > len(packet):
                 raise IndexError("properties run past the packet")

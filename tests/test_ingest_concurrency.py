@@ -8,7 +8,8 @@ one node the other wants): the second waits for the first and then goes on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select, text
@@ -99,6 +100,22 @@ def test_two_writers_meeting_the_same_new_nodes_wait_for_each_other_and_both_sto
     assert stored == 4
 
 
+@contextmanager
+def _pumproom_held_while(
+    sessions: sessionmaker[Session], batch: Callable[[], None]
+) -> Iterator[None]:
+    """Hold pumproom's row and run `batch` in another thread; inside, the batch waits for it.
+    On leaving, the row is let go and the batch finishes."""
+    with sessions.begin() as session:
+        session.execute(text("SELECT 1 FROM nodes WHERE node = 'pumproom' FOR UPDATE"))
+        thread = threading.Thread(target=batch)
+        thread.start()
+        wait_for(lambda: _waiting_on_a_lock(sessions), 10, "the batch waits for pumproom")
+        yield
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
 def _locked_elsewhere(sessions: sessionmaker[Session], node: str) -> bool:
     with sessions() as session:
         row = session.execute(
@@ -129,16 +146,11 @@ def test_a_batch_locks_its_nodes_in_key_order_whatever_order_the_table_holds_the
             work.load([("harbour-view", "pumproom"), ("harbour-view", "gate")], points=False)
             loaded.set()
 
-    with pg_sessions.begin() as session:
-        session.execute(text("SELECT 1 FROM nodes WHERE node = 'pumproom' FOR UPDATE"))
-        thread = threading.Thread(target=batch)
-        thread.start()
-        wait_for(lambda: _waiting_on_a_lock(pg_sessions), 10, "the batch waits for pumproom")
+    with _pumproom_held_while(pg_sessions, batch):
         # Waiting for pumproom, the batch must already hold gate, which comes first: a batch
         # that took them the other way round could hold pumproom while waiting for gate.
         assert _locked_elsewhere(pg_sessions, "gate")
         assert not loaded.is_set()
-    thread.join(timeout=30)
     assert loaded.is_set()
 
 
@@ -179,14 +191,9 @@ def test_a_batch_takes_new_and_stored_nodes_in_one_pass_in_key_order(
         except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
 
-    with pg_sessions.begin() as other:
-        other.execute(text("SELECT 1 FROM nodes WHERE node = 'pumproom' FOR UPDATE"))
-        thread = threading.Thread(target=batch)
-        thread.start()
-        wait_for(lambda: _waiting_on_a_lock(pg_sessions), 10, "the batch waits for pumproom")
+    with _pumproom_held_while(pg_sessions, batch):
         # Waiting for pumproom, the batch already holds gate, the new node before it. Taken in
         # two passes (the stored nodes first, then the new ones) it would hold nothing new yet,
         # and could take gate later while another batch waits on it holding pumproom.
         assert _held_by_another(pg_sessions, "gate")
-    thread.join(timeout=30)
     assert failures == []
