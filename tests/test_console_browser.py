@@ -125,6 +125,7 @@ async def test_filters_apply_live_and_stay_in_the_url(stack: Stack, page: Page) 
     await stack.room.waterflow("valve-station-1")
     leak = await stored_alarm(stack, "pumproom-leak", "zone1")
     flow = await stored_alarm(stack, "valve-station-1", "waterflow")
+    await stored_alarm(stack, "valve-station-1", "pressure_switch")
     await expect(row_of(page, flow)).to_be_visible()
     await expect(row_of(page, leak)).to_have_count(0)
 
@@ -133,6 +134,11 @@ async def test_filters_apply_live_and_stay_in_the_url(stack: Stack, page: Page) 
     await expect(page.locator("#filter-category")).to_have_value("fire")
     await expect(row_of(page, flow)).to_be_visible()
     await expect(row_of(page, leak)).to_have_count(0)
+    # What sits above the filters (the node strip, the fire banner) is drawn by the time the
+    # button is pressed: drawn between its press and its release, it moves the button away and
+    # the click is lost (a known limit, in the operator guide §1).
+    await expect(page.locator("#nodes .node[data-node='pumproom']")).to_be_visible()
+    await expect(page.locator("#fire-banner .fire-list li")).to_have_count(2)
     await page.locator("#filter-clear").click()
     await expect(page).to_have_url(f"{stack.cloud.url}/")
     await expect(row_of(page, leak)).to_be_visible()
