@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from cloud import bulk
 from cloud.models import PointRecord
 
 _POINTS = PointRecord.__table__
@@ -88,7 +89,6 @@ def write(session: Session, states: Iterable[PointState], at: datetime) -> None:
     if new:
         # A point another worker inserted first fails the unique key: the batch is stored again
         # and then finds it (see BatchWriter._write_racing).
-        # Not COPY (bulk.insert): the value is JSON, and a point is new only once.
-        session.execute(insert(_POINTS), new)
+        bulk.insert(session, _POINTS, new)
     if moved:
         session.execute(_UPDATE, moved)
