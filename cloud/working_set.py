@@ -18,7 +18,7 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from cloud import bulk, point_states
-from cloud.alarms import lifecycle
+from cloud.alarms import lifecycle, versioned
 from cloud.models import (
     AlarmRecord,
     DeviceRecord,
@@ -272,9 +272,18 @@ class WorkingSet:
         self._samples.append(sample)
 
     def flush(self) -> None:
-        if self.telemetry is not None and self._samples:
-            self.telemetry.store(self.session, self._samples)
-        self._samples = []
-        changed = (state for states in self._points.values() for state in states.values())
-        point_states.write(self.session, changed, utcnow())
+        """Write what the batch changed: alarms and points in a statement each, then the rest."""
+        # First, and with no autoflush: any other statement would flush the alarms one by one.
+        alarms = (
+            alarm for by_condition in self._alarms.values() for alarm in by_condition.values()
+        )
+        versioned.write_changed(self.session, alarms)
+        with self.session.no_autoflush:
+            if self.telemetry is not None and self._samples:
+                self.telemetry.store(self.session, self._samples)
+            self._samples = []
+            changed = (state for states in self._points.values() for state in states.values())
+            point_states.write(self.session, changed, utcnow())
         self.session.flush()
+        # The flush wrote them unless it found nothing else to do (the alarms above are written).
+        lifecycle.write_pending_lines(self.session)

@@ -24,7 +24,7 @@ from simulators.pumproom import PumpRoom
 from sitewatch.configload import load_site
 from sitewatch.siteconfig import Site
 from tests.brokers import AmqttThread, MosquittoBroker, chosen_broker, test_broker
-from tests.db import BACKENDS, POSTGRES_URL, database_url, sqlite_url
+from tests.db import BACKENDS, POSTGRES_URL, database_url, postgres_database, sqlite_url
 from tests.users import OPERATOR
 from tests.users import seed as seed_users
 
@@ -70,6 +70,19 @@ def db_engine(db_url: str) -> Iterator[Engine]:
 def sessions(db_engine: Engine) -> sessionmaker[Session]:
     """Sessions on `db_engine`: each test using it runs on SQLite and on PostgreSQL."""
     return session_factory(db_engine)
+
+
+@pytest.fixture
+def pg_sessions() -> Iterator[sessionmaker[Session]]:
+    """Sessions on a new, migrated PostgreSQL database: for what only PostgreSQL can show (two
+    transactions writing at once)."""
+    with postgres_database() as url:
+        engine = make_engine(url)
+        migrate(engine)
+        try:
+            yield session_factory(engine)
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="session")

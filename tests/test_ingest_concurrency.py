@@ -11,30 +11,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
-from cloud.db import make_engine, migrate, session_factory
 from cloud.models import NodeRecord, StoredMessage
 from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.siteconfig import Site
 from tests.chaos import wait_for
-from tests.db import postgres_database
-
-
-@pytest.fixture
-def pg_sessions() -> Iterator[sessionmaker[Session]]:
-    with postgres_database() as url:
-        engine = make_engine(url)
-        migrate(engine)
-        try:
-            yield session_factory(engine)
-        finally:
-            engine.dispose()
 
 
 def _beat(node: str, stream: str, seq: int) -> wire.Event:

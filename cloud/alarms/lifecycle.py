@@ -63,8 +63,13 @@ def write_lines_in_bulk(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_flush")
-def _write_pending_lines(session: Session, _flush_context: object) -> None:
+def _write_after_flush(session: Session, _flush_context: object) -> None:
     # After the flush, so that the alarms it inserted have their ids.
+    write_pending_lines(session)
+
+
+def write_pending_lines(session: Session) -> None:
+    """Write the history lines recorded in bulk and not written yet (a flush also does)."""
     pending = session.info.get(PENDING_LINES)
     if not pending:
         return
