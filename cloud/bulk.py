@@ -154,21 +154,26 @@ def _sqlite_insert_new(
     rows: Sequence[dict[str, Any]],
     unique: tuple[str, ...],
 ) -> list[tuple[Any, ...]]:
-    # Row by row, each telling by its rowcount whether it went in: sqlite3's executemany reports
-    # only the total, and RETURNING needs SQLAlchemy's multi-row statements again.
+    # One executemany, which reports only how many rows went in. Which ones: the newest rowids.
+    # A transaction that writes holds SQLite's one write lock, so nobody inserts in between,
+    # and SQLite numbers each new row one above the largest rowid stored.
     statement = _sqlite_insert(table, columns, unique)
-    inserted: list[tuple[Any, ...]] = []
     key = _getter(unique)
     cursor = driver.cursor()
     try:
-        for row, values in zip(rows, _sqlite_values(dialect, table, columns, rows), strict=True):
-            if cursor.execute(statement, values).rowcount:
-                inserted.append(key(row))
+        cursor.executemany(statement, _sqlite_values(dialect, table, columns, rows))
+        inserted = cursor.rowcount
+        if inserted == len(rows):  # nearly always: nothing was stored before
+            return [key(row) for row in rows]
+        if inserted == 0:
+            return []
+        (last,) = cursor.execute("SELECT last_insert_rowid()").fetchone()
+        query = f"SELECT {', '.join(unique)} FROM {table.name} WHERE rowid BETWEEN ? AND ?"
+        return [tuple(row) for row in cursor.execute(query, (last - inserted + 1, last))]
     except sqlite3.Error as exc:
         raise _driver_error(statement, exc, sqlite3.Error) from exc
     finally:
         cursor.close()
-    return inserted
 
 
 @cache
