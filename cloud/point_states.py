@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, tuple_, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cloud import bulk
 from cloud.models import PointRecord
+from cloud.node_keys import of_nodes
 
 _POINTS = PointRecord.__table__
 _KEY = ("site", "node", "device", "point")
@@ -49,7 +50,7 @@ class PointState:
 def load(session: Session, nodes: Sequence[tuple[str, str]]) -> Iterable[PointState]:
     """The stored points of these nodes (site, node)."""
     columns = [_POINTS.c[name] for name in (*_KEY, *_STATE)]
-    query = select(*columns).where(tuple_(_POINTS.c.site, _POINTS.c.node).in_(nodes))
+    query = select(*columns).where(of_nodes(_POINTS.c.site, _POINTS.c.node, nodes))
     for row in session.execute(query):
         yield PointState(*row, stored=True)
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alarms import engine
@@ -19,6 +19,7 @@ from cloud.models import (
     NodeRecord,
     utcnow,
 )
+from cloud.node_keys import of_nodes
 from cloud.patrol import tours as patrol
 from cloud.point_states import PointState
 from cloud.telemetry import TelemetrySample
@@ -252,7 +253,7 @@ def _boots(work: WorkingSet, keys: set[tuple[str, str]]) -> dict[tuple[str, str]
             NodeRecord.stream,
             NodeRecord.boot,
             NodeRecord.boot_seq,
-        ).where(tuple_(NodeRecord.site, NodeRecord.node).in_(sorted(keys)))
+        ).where(of_nodes(NodeRecord.site, NodeRecord.node, sorted(keys)))
     )
     return {(site, node): (stream, boot, boot_seq) for site, node, stream, boot, boot_seq in rows}
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from cloud import bulk, point_states
@@ -27,11 +27,11 @@ from cloud.models import (
     StoredMessage,
     utcnow,
 )
+from cloud.node_keys import NodeKey, of_nodes
 from cloud.point_states import PointState
 from cloud.telemetry import TelemetrySample, TelemetrySink
 from sitewatch.siteconfig import Site
 
-NodeKey = tuple[str, str]  # site, node
 DeviceKey = tuple[str, str, str]  # site, node, device
 PointKey = tuple[str, str, str, str]  # site, node, device, point (or an alarm's source)
 Position = tuple[str, str, str, int]  # site, node, stream, seq
@@ -116,7 +116,7 @@ class WorkingSet:
             return
         loaded.update(wanted)
         for chunk in _chunks(wanted):
-            query = select(model).where(tuple_(model.site, model.node).in_(chunk))
+            query = select(model).where(of_nodes(model.site, model.node, chunk))
             if model is NodeRecord and self.locks_nodes:
                 # Several workers: a node's rows change under one worker at a time. Nodes are
                 # locked in key order, so two batches never wait on each other in a circle. The
