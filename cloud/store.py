@@ -277,46 +277,41 @@ def prepare(
 ) -> None:
     """Load in bulk what storing these messages will touch, and store the positions of those
     this cloud accepts in one statement (optional: `apply` does both per message otherwise)."""
-    accepted: list[tuple[wire.Envelope, bytes | None]] = []
-    envelopes = {(m.site, m.node) for m, _ in messages if isinstance(m, wire.Envelope)}
+    nodes = {(m.site, m.node) for m, _ in messages}
     if work.locks_nodes:
         # PostgreSQL: lock (and load) every configured node of the batch first, in one pass
         # (see WorkingSet.lock_nodes), and take their boots from them.
-        work.lock_nodes(
-            (m.site, m.node)
-            for m, _ in messages
-            if m.site in sites and m.node in sites[m.site].nodes
-        )
+        work.lock_nodes(key for key in nodes if key[0] in sites and key[1] in sites[key[0]].nodes)
         boots = {
             key: (node.stream, node.boot, node.boot_seq)
-            for key in envelopes
+            for key in nodes
             if (node := work.known_node(*key)) is not None
         }
     else:
-        boots = _boots(work, envelopes)
+        boots = _boots(work, nodes)
+    # One pass over the batch (thousands of messages a second): accept, and note what to load.
+    rows: list[dict[str, Any]] = []
+    with_values: set[tuple[str, str]] = set()
     for msg, raw in messages:
         if not isinstance(msg, wire.Envelope):
             continue
+        key = (msg.site, msg.node)
         try:
             check(sites, msg)
-            if (msg.site, msg.node) in boots:
-                _check_boot(*boots[(msg.site, msg.node)], msg)
+            if key in boots:
+                _check_boot(*boots[key], msg)
         except Rejected:
             continue  # apply() dead-letters it; its position must not be stored
-        accepted.append((msg, raw))
         work.accepted.add(id(msg))
-    rows = [message_row(m, raw) for m, raw in accepted]
+        rows.append(message_row(msg, raw))
+        if key not in with_values and any(type(i) is wire.PointValue for i in _items(msg)):
+            with_values.add(key)
     if not work.locks_nodes:
         # SQLite: pysqlite begins the transaction, and SQLite takes its one write lock, at the
         # first write. Writing the positions first puts every read below under that lock, so
         # another worker cannot change these rows between our read and our write.
         work.claim_all(rows)
-    work.load(((m.site, m.node) for m, _ in messages), points=False, devices=False, alarms=False)
-    with_values = {
-        (m.site, m.node)
-        for m, _ in accepted
-        if any(isinstance(item, wire.PointValue) for item in _items(m))
-    }
+    work.load(nodes, points=False, devices=False, alarms=False)
     work.load(with_values, devices=False)
     # PostgreSQL: after the nodes' rows are locked (in `load`), so that of two workers storing
     # the same position, the one that waits for the other does not hold locks it needs.
