@@ -86,10 +86,18 @@ def _driver_error(statement: str, exc: Exception, base: type[Exception]) -> DBAP
 
 def insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows` (dicts with the same keys) into `table` in the session's transaction."""
+    if rows:
+        columns = _columns(table, rows)
+        insert_tuples(session, table, columns, list(map(_getter(columns), rows)))
+
+
+def insert_tuples(
+    session: Session, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """`insert` for rows that are tuples already (named tuples too), in `columns` order."""
     if not rows:
         return
     driver = session.connection().connection.driver_connection
-    columns = _columns(table, rows)
     if isinstance(driver, psycopg.Connection):
         _copy(driver, table, columns, rows)
     elif isinstance(driver, sqlite3.Connection):
@@ -100,30 +108,29 @@ def insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
         except sqlite3.Error as exc:
             raise _driver_error(statement, exc, sqlite3.Error) from exc
     else:
-        session.execute(table.insert(), list(rows))
+        session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def _copy(
     driver: psycopg.Connection[Any],
     table: Table,
     columns: tuple[str, ...],
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[tuple[Any, ...]],
 ) -> None:
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    values = _getter(columns)
     # COPY takes a JSON column's value as its text: encoded here as SQLAlchemy's JSON type
     # would (None as JSON null).
     as_json = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                out = values(row)
                 if as_json:
-                    listed = list(out)
+                    listed = list(row)
                     for i in as_json:
                         listed[i] = json.dumps(listed[i], ensure_ascii=False)
-                    out = tuple(listed)
-                copy.write_row(out)
+                    copy.write_row(listed)
+                else:
+                    copy.write_row(row)
     except psycopg.Error as exc:
         raise _driver_error(statement, exc, psycopg.Error) from exc
 
@@ -150,7 +157,7 @@ def insert_new(
             # unique violation) undoes only the copy, and the statement below sorts them out.
             with session.begin_nested():
                 session.connection()  # SQLAlchemy sends the SAVEPOINT when it is first used
-                _copy(driver, table, columns, rows)
+                _copy(driver, table, columns, list(map(_getter(columns), rows)))
             return list(map(_getter(unique), rows))
         except IntegrityError as exc:
             if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
@@ -173,8 +180,9 @@ def _sqlite_insert_new(
     statement = _sqlite_insert(table, columns, unique)
     key = _getter(unique)
     cursor = driver.cursor()
+    values = _sqlite_values(dialect, table, columns, list(map(_getter(columns), rows)))
     try:
-        cursor.executemany(statement, _sqlite_values(dialect, table, columns, rows))
+        cursor.executemany(statement, values)
         inserted = cursor.rowcount
         if inserted == len(rows):  # nearly always: nothing was stored before
             return [key(row) for row in rows]
@@ -208,13 +216,12 @@ def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tup
 
 
 def _sqlite_values(
-    dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
-) -> list[tuple[Any, ...]]:
+    dialect: Dialect, table: Table, columns: tuple[str, ...], values: Sequence[tuple[Any, ...]]
+) -> Sequence[tuple[Any, ...]]:
     """Each row's values as SQLAlchemy would bind them (dates as its text, JSON encoded)."""
     processors = _processors(dialect, table, columns)
     # Thousands of rows a second: only the columns whose type has a processor are processed.
     processed = [(i, process) for i, process in enumerate(processors) if process is not None]
-    values = list(map(_getter(columns), rows))
     if not processed:
         return values
     out = []

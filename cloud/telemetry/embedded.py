@@ -34,21 +34,24 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def finite(samples: Iterable[TelemetrySample]) -> list[TelemetrySample]:
+    """NaN and infinities are no trend (and InfluxDB refuses them): they are left out."""
+    return [sample for sample in samples if math.isfinite(sample.value)]
+
+
 def sample_rows(samples: Iterable[TelemetrySample]) -> list[dict[str, object]]:
-    """Rows for `telemetry_raw` or `telemetry_parked`; NaN and infinities are no trend (and
-    InfluxDB refuses them), so they are left out."""
-    return [s._asdict() for s in samples if math.isfinite(s.value)]
+    """Rows for `telemetry_raw` or `telemetry_parked`, finite samples only."""
+    return [sample._asdict() for sample in finite(samples)]
 
 
 class EmbeddedSink:
     """Writes each sample as a raw row, in the ingest transaction."""
 
     def store(self, session: Session, samples: list[TelemetrySample]) -> None:
-        rows = sample_rows(samples)
-        if rows:
-            # Not `insert(RawSample)`: the ORM's bulk path costs more than the statement itself
-            # at this rate; bulk.insert is one short statement on PostgreSQL too.
-            bulk.insert(session, RawSample.__table__, rows)
+        # Not `insert(RawSample)`: the ORM's bulk path costs more than the statement itself at
+        # this rate. The samples are the rows already: a sample's fields are the table's columns.
+        rows = finite(samples)
+        bulk.insert_tuples(session, RawSample.__table__, TelemetrySample._fields, rows)
 
 
 @dataclass(frozen=True)
