@@ -3,16 +3,14 @@ and alarms must not be scanned whole for every batch (SQLite scans for a row-val
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-
-from sqlalchemy import event
 
 from cloud import store
 from cloud.db import make_engine, migrate, session_factory
 from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.siteconfig import Site
+from tests.query_plans import plans_of
 
 
 def _event(node: str, stream: str, seq: int, *items: wire.Item) -> wire.Event:
@@ -40,14 +38,7 @@ def test_a_batch_reads_its_nodes_rows_through_indexes_not_table_scans(
             _event("gate", "bbbbbbbb00000001", 3, wire.Heartbeat(ts=3)),
         ],
     ]
-    reads: list[tuple[str, tuple]] = []
-
-    def keep(_conn, _cursor, statement, parameters, _context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and not executemany:
-            reads.append((statement, tuple(parameters)))
-
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with plans_of(engine) as plans:
         for batch in batches:  # the second finds every row stored by the first
             with sessions.begin() as session:
                 work = WorkingSet(session, sites)
@@ -55,18 +46,8 @@ def test_a_batch_reads_its_nodes_rows_through_indexes_not_table_scans(
                 for message in batch:
                     store.apply(work, sites, message)
                 work.flush()
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
-
-    tables = {"nodes", "points", "devices", "alarms", "equipment_tags", "messages"}
-    read_tables = set()
-    with engine.connect() as connection:
-        driver = connection.connection.driver_connection
-        for statement, parameters in reads:
-            for *_, detail in driver.execute(f"EXPLAIN QUERY PLAN {statement}", parameters):
-                scanned = re.match(r"SCAN (\w+)", detail)
-                assert scanned is None or scanned[1] not in tables, f"{detail}: {statement}"
-                if found := re.match(r"SEARCH (\w+)", detail):
-                    read_tables.add(found[1])
     engine.dispose()
-    assert {"nodes", "points", "devices", "alarms"} <= read_tables
+
+    tables = ("nodes", "points", "devices", "alarms", "equipment_tags", "messages")
+    assert [scan for scan in plans.scanned if scan.startswith(tables)] == []
+    assert {"nodes", "points", "devices", "alarms"} <= plans.searched
