@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.app import create_app
+from cloud.db import make_engine, migrate, session_factory
 from cloud.ingest import Incoming, Ingest
 from cloud.settings import CloudSettings
 from cloud.telemetry import Point, embedded, setup
@@ -32,6 +34,7 @@ from cloud.telemetry.tables import MinuteSample, RawSample
 from sitewatch import wire
 from sitewatch.broker import BrokerAddress
 from sitewatch.siteconfig import Site
+from tests.query_plans import plans_of
 from tests.users import OPERATOR
 
 SITE, NODE = "harbour-view", "pumproom"
@@ -313,3 +316,35 @@ async def test_the_alarm_detail_shows_the_trend_and_a_flag_its_messages(
     assert values == [(0.2, "good"), (0.3, "good"), (pytest.approx(0.7), "good")]
     flag = (await api.get(f"/api/alarms/{ids['pumproom-leak', 'zone1']}")).json()
     assert [v["value"] for v in flag["recent_values"]] == [True], "not trended: from messages"
+
+
+def test_the_downsampler_reads_the_minutes_it_merges_by_key_not_by_scanning(
+    tmp_path: Path, sites: dict[str, Site], clock: Clock
+) -> None:
+    # SQLite: the minute table grows by a row a point a minute, and is read for every chunk.
+    engine = make_engine(f"sqlite:///{tmp_path / 'sitewatch.db'}")
+    migrate(engine)
+    sessions = session_factory(engine)
+    ingest = Ingest(
+        sites, sessions, BrokerAddress.parse("mqtt://127.0.0.1:1"), telemetry=EmbeddedSink()
+    )
+    edge, downsampler = Edge(ingest), Downsampler(sessions, raw_hours=48, now=clock)
+    edge.send((MINUTE, 1.0), (at(MINUTE, minutes=2), 3.0))
+    edge.send((MINUTE, 5.0), point="level")
+    downsampler.run()
+    edge.send((at(MINUTE, seconds=45), -4.0), (at(MINUTE, minutes=1), 2.0))  # late, days late
+    clock.now = at(NOW, minutes=5)
+
+    with plans_of(engine) as plans:
+        assert downsampler.run() == Rolled(raw_rows=2, minutes=2)
+    engine.dispose()
+
+    assert [scan for scan in plans.scanned if scan.startswith("telemetry_1m")] == []
+    assert "telemetry_1m" in plans.searched
+    by_point = sorted((m[0], m[1:]) for m in minutes(sessions))
+    assert by_point == [
+        (MINUTE, (-4.0, -1.5, 1.0, 2)),  # merged into the stored minute
+        (MINUTE, (5.0, 5.0, 5.0, 1)),
+        (at(MINUTE, minutes=1), (2.0, 2.0, 2.0, 1)),  # new
+        (at(MINUTE, minutes=2), (3.0, 3.0, 3.0, 1)),
+    ]

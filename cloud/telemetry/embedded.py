@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import bulk
@@ -155,19 +155,26 @@ class Downsampler:
     def _merge(session: Session, buckets: dict[Key, list[float]]) -> None:
         """Add the chunk's minutes to the minute rows already there (a late reading, or a
         minute split between two chunks)."""
-        keys = list(buckets)
-        columns = (
-            MinuteSample.site,
-            MinuteSample.node,
-            MinuteSample.device,
-            MinuteSample.point,
-            MinuteSample.bucket,
-        )
+        # A point's minutes of the chunk, read as a range of its primary key: a row-value IN
+        # list of keys (one query) makes SQLite scan the whole minute table, which grows by a
+        # row a point a minute, for every 500 keys.
+        spans: dict[tuple[str, str, str, str], tuple[int, int]] = {}
+        for site, node, device, point, bucket in buckets:
+            first, last = spans.get((site, node, device, point), (bucket, bucket))
+            spans[(site, node, device, point)] = (min(first, bucket), max(last, bucket))
         existing: dict[Key, MinuteSample] = {}
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[start : start + _IN_CHUNK]
-            for row in session.scalars(select(MinuteSample).where(tuple_(*columns).in_(chunk))):
-                existing[(row.site, row.node, row.device, row.point, row.bucket)] = row
+        for (site, node, device, point), (first, last) in spans.items():
+            query = select(MinuteSample).where(
+                MinuteSample.site == site,
+                MinuteSample.node == node,
+                MinuteSample.device == device,
+                MinuteSample.point == point,
+                MinuteSample.bucket.between(first, last),
+            )
+            for row in session.scalars(query):
+                key = (row.site, row.node, row.device, row.point, row.bucket)
+                if key in buckets:
+                    existing[key] = row
         new: list[dict[str, object]] = []
         for key, (low, total, high, count) in buckets.items():
             row = existing.get(key)
