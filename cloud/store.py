@@ -164,6 +164,23 @@ def silence_limit_s(heartbeat_s: int) -> float:
     return min(2 * heartbeat_s + 10, 90)
 
 
+def _silence(
+    sites: dict[str, Site],
+    key: tuple[str, str],
+    last_seen: datetime | None,
+    now: datetime,
+    watching_since: datetime | None,
+) -> str | None:
+    """Why the node counts as silent now, or None if it does not (or is not configured)."""
+    site = sites.get(key[0])
+    if site is None or key[1] not in site.nodes or last_seen is None:
+        return None
+    limit = silence_limit_s(site.nodes[key[1]].heartbeat_s)
+    heard = max(last_seen, watching_since) if watching_since else last_seen
+    silent = (now - heard).total_seconds()
+    return f"silent for {silent:.0f} s (limit {limit:.0f} s)" if silent > limit else None
+
+
 def supervise(
     session: Session, sites: dict[str, Site], now: datetime, watching_since: datetime | None = None
 ) -> list[str]:
@@ -172,18 +189,31 @@ def supervise(
     `watching_since`: when this cloud began listening. Silence before that is the cloud's own
     outage, not the node's, and the node's backlog is still on its way.
     """
+    online = select(NodeRecord.site, NodeRecord.node, NodeRecord.last_seen).where(
+        NodeRecord.online.is_(True)
+    )
+    silent = sorted(
+        (site, node)
+        for site, node, last_seen in session.execute(online)
+        if _silence(sites, (site, node), last_seen, now, watching_since)
+    )
+    if not silent:
+        return []
     work = WorkingSet(session, sites)
+    if work.locks_nodes:
+        # As an ingest batch takes them: the node rows first, in key order, and only then their
+        # points and alarms. Holding a node's points while a batch held the node deadlocked.
+        work.lock_nodes(silent)
+    else:
+        work.load(silent, points=False, devices=False, alarms=False)
     lost = []
-    for node in session.scalars(select(NodeRecord).where(NodeRecord.online.is_(True))):
-        site = sites.get(node.site)
-        if site is None or node.node not in site.nodes or node.last_seen is None:
-            continue
-        limit = silence_limit_s(site.nodes[node.node].heartbeat_s)
-        heard = max(node.last_seen, watching_since) if watching_since else node.last_seen
-        silent = (now - heard).total_seconds()
-        if silent > limit:
-            _link_lost(work, site, node, f"silent for {silent:.0f} s (limit {limit:.0f} s)")
-            lost.append(f"{node.site}/{node.node}")
+    for key in silent:
+        node = work.known_node(*key)
+        # Asked again of the row as it is now: a batch may have heard from the node meanwhile.
+        why = _silence(sites, key, node.last_seen, now, watching_since) if node else None
+        if node is not None and node.online and why is not None:
+            _link_lost(work, sites[key[0]], node, why)
+            lost.append(f"{key[0]}/{key[1]}")
     work.flush()
     return lost
 

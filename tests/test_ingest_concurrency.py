@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
@@ -35,7 +36,7 @@ def _beat(node: str, stream: str, seq: int) -> wire.Event:
     )
 
 
-def _store(work: WorkingSet, sites: dict[str, Site], messages: list[wire.Event]) -> None:
+def _store(work: WorkingSet, sites: dict[str, Site], messages: list[wire.Envelope]) -> None:
     store.prepare(work, sites, [(m, None) for m in messages])
     for message in messages:
         store.apply(work, sites, message)
@@ -183,3 +184,64 @@ def test_a_batch_takes_new_and_stored_nodes_in_one_pass_in_key_order(
         # and could take gate later while another batch waits on it holding pumproom.
         assert _held_by_another(pg_sessions, "gate")
     assert failures == []
+
+
+def _points_held_by_another(sessions: sessionmaker[Session], node: str) -> bool:
+    with sessions() as session:
+        session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        try:
+            session.execute(
+                text("UPDATE points SET quality = quality WHERE node = :node"), {"node": node}
+            )
+        except OperationalError:  # lock_timeout: another transaction holds them
+            return True
+        finally:
+            session.rollback()
+    return False
+
+
+def test_link_supervision_takes_a_node_before_its_points_and_looks_again_under_the_lock(
+    pg_sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    sites = {example_site.id: example_site}
+    value = wire.PointValue(device="supply-pressure", point="pressure", value=0.6, ts=1_000)
+    birth = wire.Birth(
+        site="harbour-view",
+        node="pumproom",
+        stream="aaaaaaaa00000001",
+        seq=1,
+        boot=1,
+        ts=1_000,
+        software="test",
+        config_hash="test",
+        points=[value],
+    )
+    with pg_sessions.begin() as session:
+        _store(WorkingSet(session, sites), sites, [birth])
+    with pg_sessions() as session:
+        last_seen = session.scalar(select(NodeRecord.last_seen))
+    assert last_seen is not None
+    now = last_seen + timedelta(seconds=200)  # silent past its limit, as last read
+    results: list[list[str]] = []
+
+    def supervision() -> None:
+        with pg_sessions.begin() as session:
+            results.append(store.supervise(session, sites, now))
+
+    # An ingest batch holds pumproom, as one storing its messages does.
+    with pg_sessions.begin() as batch:
+        batch.execute(text("SELECT 1 FROM nodes WHERE node = 'pumproom' FOR UPDATE"))
+        thread = threading.Thread(target=supervision)
+        thread.start()
+        wait_for(lambda: _waiting_on_a_lock(pg_sessions), 10, "supervision waits for pumproom")
+        # Waiting for the node, supervision must not hold its points: the batch writes them
+        # next, and each would wait for the other.
+        assert not _points_held_by_another(pg_sessions, "pumproom")
+        # The batch heard from the node a second ago, and commits.
+        batch.execute(
+            text("UPDATE nodes SET last_seen = :at WHERE node = 'pumproom'"),
+            {"at": now - timedelta(seconds=1)},
+        )
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert results == [[]], "supervision went by the node's row as it was before the batch"
