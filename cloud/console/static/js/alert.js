@@ -6,6 +6,7 @@
 
 import { el, fill } from "./dom.js";
 import { deviceWords } from "./labels.js";
+import { steady } from "./steady.js";
 
 const PERIOD_MS = 1200;
 const TITLE_PREFIX = "🔔 火警 FIRE — ";
@@ -100,6 +101,20 @@ export class FireAlert {
   }
 
   render() {
+    // What moves nothing shows at once (the state, the tab's title); what changes the page's
+    // layout waits while a pointer is pressed (steady.js).
+    const banner = this.banner;
+    const sounding = this.sounding.length > 0;
+    banner.dataset.sounding = String(sounding);
+    banner.dataset.muted = String(this.waiting.length > 0 && !sounding);
+    banner.dataset.audio = this.audioState();
+    // Flag the tab too (the page sets its own title; only the prefix is ours).
+    const plain = document.title.replace(TITLE_PREFIX, "");
+    document.title = sounding ? TITLE_PREFIX + plain : plain;
+    steady("fire-banner", () => this.draw());
+  }
+
+  draw() {
     const sound = document.getElementById("sound");
     if (sound) {
       sound.dataset.audio = this.audioState();
@@ -108,14 +123,7 @@ export class FireAlert {
     }
     const banner = this.banner;
     const sounding = this.sounding.length > 0;
-    const mutedWaiting = this.waiting.length > 0 && !sounding;
-    banner.dataset.sounding = String(sounding);
-    banner.dataset.muted = String(mutedWaiting);
-    banner.dataset.audio = this.audioState();
-    banner.hidden = !sounding && !mutedWaiting;
-    // Flag the tab too (the page sets its own title; only the prefix is ours).
-    const plain = document.title.replace(TITLE_PREFIX, "");
-    document.title = sounding ? TITLE_PREFIX + plain : plain;
+    banner.hidden = !sounding && this.waiting.length === 0;
     // Rebuild only on a real change: a button replaced under the pointer would eat the click.
     const key = JSON.stringify([banner.hidden, sounding, this.audioState(), (sounding ? this.sounding : this.waiting).map((a) => [a.id, a.text, a.area])]);
     if (key === this.renderedKey) return;

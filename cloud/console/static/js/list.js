@@ -6,6 +6,7 @@ import { confirmDialog } from "./dialogs.js";
 import { $, el, fill, typing } from "./dom.js";
 import { renderKpis } from "./kpis.js";
 import { NodeStrip } from "./nodes.js";
+import { steady } from "./steady.js";
 import {
   CATEGORIES,
   PRIORITIES,
@@ -235,7 +236,7 @@ function row(a) {
 }
 
 function render() {
-  renderFilters();
+  steady("filters", renderFilters);
   visible = [...live.alarms.values()].filter(matches).sort(compareAlarms);
   const ids = new Set(visible.map((a) => a.id));
   for (const [id, entry] of rows) {
@@ -365,7 +366,7 @@ live.addEventListener("change", (event) => {
   render();
   if (event.detail.snapshot || alarm?.category === "trouble") nodeStrip.refresh();
 });
-live.addEventListener("kpis", () => renderKpis($("#kpis"), live.kpis));
+live.addEventListener("kpis", () => steady("kpis", () => renderKpis($("#kpis"), live.kpis)));
 // Ages ("5 min ago") follow the clock; this reads no data.
 setInterval(() => {
   for (const node of document.querySelectorAll(".age")) node.textContent = formatAge(node.dataset.raised);

@@ -6,6 +6,7 @@
 
 import { listNodes } from "./api.js";
 import { el, fill } from "./dom.js";
+import { steady } from "./steady.js";
 
 export class NodeStrip {
   constructor(container, onNodes = () => {}) {
@@ -23,8 +24,10 @@ export class NodeStrip {
   async load() {
     try {
       const nodes = await listNodes();
-      this.render(nodes);
-      this.onNodes(nodes);
+      steady("nodes", () => {
+        this.render(nodes);
+        this.onNodes(nodes);
+      });
     } catch {
       // The alarms show link troubles anyway; keep the last strip.
     }
