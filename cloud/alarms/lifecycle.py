@@ -51,7 +51,7 @@ def record(
     if session is not None:
         session.info.setdefault(CHANGED, set()).add(alarm)
     # Also what makes the alarm dirty: its session flushes before it commits, and the flush
-    # writes the pending lines (see _write_pending_lines).
+    # writes the pending lines (see write_pending_lines).
     alarm.changed_at = utcnow()
 
 
