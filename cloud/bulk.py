@@ -11,8 +11,9 @@ psycopg in C, and nothing for the server to parse or plan). Rows that may be sto
 (`insert_new`) are tried with COPY too, in a savepoint; only if one is stored do they go as one
 JSON document, `INSERT ... SELECT FROM json_to_recordset(...) ON CONFLICT DO NOTHING`: a short
 statement, parsed and planned once (floats round-trip exactly: Python writes the shortest repr,
-PostgreSQL reads it correctly rounded). On SQLite, SQLAlchemy's executemany runs every value through its bind processing in
-Python; here only the columns whose type has a bind processor run it, and sqlite3 loops in C.
+PostgreSQL reads it correctly rounded). On SQLite, SQLAlchemy's executemany runs every value
+through its bind processing in Python; here only the columns whose type has a bind processor run
+it, and sqlite3 loops in C.
 """
 
 from __future__ import annotations
