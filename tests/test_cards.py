@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud import store
 from cloud.gates import cards
 from cloud.gates.cardlist import card_list
 from cloud.gates.fields import CardFields
@@ -149,3 +150,46 @@ def test_a_csv_without_the_needed_columns_is_refused_as_a_whole(
         result = import_cards(session, example_site, "number,name\n1,a\n", BY)
     assert result.imported == []
     assert result.errors[0].message.startswith("the header lacks column(s) card, holder, type")
+
+
+def _gate_holds(sessions: sessionmaker[Session], site: Site, version: int, seq: int) -> None:
+    """The gate node's heartbeat: it decides from card list `version`."""
+    beat = wire.Event(
+        site=site.id,
+        node="gate",
+        stream="cccccccc00000001",
+        seq=seq,
+        boot=1,
+        ts=1_000 * seq,
+        items=[wire.Heartbeat(ts=1_000 * seq, cards_version=version)],
+    )
+    with sessions.begin() as session:
+        store.apply_one(session, {site.id: site}, beat)
+
+
+def test_a_gate_holding_a_newer_list_than_a_restored_database_is_sent_the_databases_above_it(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    # The database was restored from a backup taken at v2; the gate has since loaded v7.
+    with sessions.begin() as session:
+        cards.issue(session, example_site, resident(), BY)
+        cards.issue(session, example_site, resident("0B00000001", unit="5-0101"), BY)
+    _gate_holds(sessions, example_site, 7, seq=1)
+    with sessions() as session:
+        listed = card_list(session, example_site, "gate")
+    assert listed is not None and listed.version == 8, "above the gate's, which takes only higher"
+    assert sorted(c.card for c in listed.cards) == ["0A00BC614E", "0B00000001"]
+
+    _gate_holds(sessions, example_site, 8, seq=2)  # it loaded it
+    with sessions() as session:
+        assert cards.latest_version(session, example_site.id) == 8
+
+
+def test_a_database_without_a_card_list_leaves_the_gates_lists_alone(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    # A new or wrong database must not send the gates an empty list.
+    _gate_holds(sessions, example_site, 7, seq=1)
+    with sessions() as session:
+        assert cards.latest_version(session, example_site.id) == 0
+        assert card_list(session, example_site, "gate") is None

@@ -26,12 +26,13 @@ class CardNotFound(LookupError):
     pass
 
 
-def bump_version(session: Session, site: str, reason: str) -> int:
-    """A new version of the site's card list. Two writers at once: the unique key refuses one."""
+def bump_version(session: Session, site: str, reason: str, above: int = 0) -> int:
+    """A new version of the site's card list, above the latest and above `above`. Two writers
+    at once: the unique key refuses one."""
     latest = session.scalar(
         select(func.max(CardListVersion.version)).where(CardListVersion.site == site)
     )
-    version = (latest or 0) + 1
+    version = max(latest or 0, above) + 1
     session.add(CardListVersion(site=site, version=version, reason=reason[:200]))
     session.flush()
     return version

@@ -6,15 +6,20 @@ lost. Strangers and anti-passback denials are not alarms; the booth sees them on
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cloud.alarms.engine import Condition, Source, set_condition, source_time
+from cloud.gates.cards import bump_version, latest_version
 from cloud.gates.tables import GateListLoad, GateListStatus, GatePassRecord
 from cloud.working_set import WorkingSet
 from sitewatch import wire
 from sitewatch.siteconfig import Category, Priority, Site
+
+log = logging.getLogger(__name__)
 
 GATES_NODE = "(gates)"
 LOST_CARD = Condition(
@@ -65,6 +70,7 @@ def record_list_loaded(
 ) -> None:
     """The gate decides from `version` since `at`; an older report never moves it back."""
     session = work.session
+    _catch_up(session, site, node, version)
     status = session.scalar(
         select(GateListStatus).where(GateListStatus.site == site.id, GateListStatus.node == node)
     )
@@ -79,3 +85,30 @@ def record_list_loaded(
 
 def on_list_loaded(work: WorkingSet, site: Site, node: str, item: wire.CardListLoaded) -> None:
     record_list_loaded(work, site, node, item.version, source_time(item.ts), item.count)
+
+
+def _catch_up(session: Session, site: Site, node: str, held: int) -> None:
+    """A gate holds a newer list than this database ever made: the database was restored from
+    a backup, or replaced. A gate takes only a higher version, so it would keep deciding from
+    its old list, and miss every change made since, until the database's versions passed it.
+    The database's list is made again at a version above the gate's, and goes out on the next
+    tick. A database with no list at all makes none: a wrong or new, empty database must not
+    empty the gates' lists."""
+    latest = latest_version(session, site.id)
+    if not 0 < latest < held:
+        return
+    version = bump_version(
+        session,
+        site.id,
+        f"gate {node} held v{held}, above this database's v{latest}: the list is sent again",
+        above=held,
+    )
+    log.warning(
+        "gate %s/%s holds card list v%d, above this database's v%d (restored or replaced?): "
+        "the database's list is sent again as v%d",
+        site.id,
+        node,
+        held,
+        latest,
+        version,
+    )
