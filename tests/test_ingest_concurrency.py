@@ -141,24 +141,28 @@ def test_a_batch_locks_its_nodes_in_key_order_whatever_order_the_table_holds_the
     assert loaded.is_set()
 
 
-def _held_by_another(sessions: sessionmaker[Session], node: str) -> bool:
-    """Whether another transaction holds the node, stored or being inserted: ours may not
-    insert it without waiting."""
+def _would_wait(sessions: sessionmaker[Session], statement: str, node: str) -> bool:
+    """Whether `statement` (about `node`, rolled back) waits for a lock another transaction
+    holds."""
     with sessions() as session:
         session.execute(text("SET LOCAL lock_timeout = '200ms'"))
         try:
-            session.execute(
-                text(
-                    "INSERT INTO nodes (site, node, online, boot) "
-                    "VALUES ('harbour-view', :node, false, 0) ON CONFLICT DO NOTHING"
-                ),
-                {"node": node},
-            )
+            session.execute(text(statement), {"node": node})
         except OperationalError:  # lock_timeout: it waited for the holder
             return True
         finally:
             session.rollback()
     return False
+
+
+def _held_by_another(sessions: sessionmaker[Session], node: str) -> bool:
+    """Whether another transaction holds the node, stored or being inserted: ours may not
+    insert it without waiting."""
+    insert = (
+        "INSERT INTO nodes (site, node, online, boot) "
+        "VALUES ('harbour-view', :node, false, 0) ON CONFLICT DO NOTHING"
+    )
+    return _would_wait(sessions, insert, node)
 
 
 def test_a_batch_takes_new_and_stored_nodes_in_one_pass_in_key_order(
@@ -187,17 +191,7 @@ def test_a_batch_takes_new_and_stored_nodes_in_one_pass_in_key_order(
 
 
 def _points_held_by_another(sessions: sessionmaker[Session], node: str) -> bool:
-    with sessions() as session:
-        session.execute(text("SET LOCAL lock_timeout = '200ms'"))
-        try:
-            session.execute(
-                text("UPDATE points SET quality = quality WHERE node = :node"), {"node": node}
-            )
-        except OperationalError:  # lock_timeout: another transaction holds them
-            return True
-        finally:
-            session.rollback()
-    return False
+    return _would_wait(sessions, "UPDATE points SET quality = quality WHERE node = :node", node)
 
 
 def test_link_supervision_takes_a_node_before_its_points_and_looks_again_under_the_lock(
