@@ -119,7 +119,17 @@ class EdgeLink:
             self.connected = True
         log.info("connected to %s as boot %d", self.broker, self.boot)
         self._call(self._on_connected, self.boot)
+        if not flags.session_present:
+            # The broker holds nothing of ours (restarted without persistence, or never met
+            # us): rows it took before may be lost with it. Sent again now, not after the
+            # confirmation timeout; the cloud drops the ones it has.
+            self._call(self._resend_unconfirmed)
         self._call(self._wake.set)
+
+    def _resend_unconfirmed(self) -> None:
+        resent = self.outbox.requeue_unconfirmed(0)
+        if resent:
+            log.info("the broker has no session of ours: sending %d unconfirmed rows again", resent)
 
     def _disconnected(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any

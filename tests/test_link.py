@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 import uuid
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from edge.link import EdgeLink
 from edge.outbox import Outbox
@@ -124,3 +126,25 @@ async def test_without_confirmations_the_edge_stops_at_its_window_but_fire_still
         await asyncio.sleep(0.5)  # the test is that nothing more goes out in this time
         assert _events(collector) == 20
         assert outbox.status()["event"].unsent == 80
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto"), reason="restarting a broker needs mosquitto")
+async def test_a_broker_that_lost_the_session_gets_the_unconfirmed_rows_again_at_once(
+    tmp_path: Path,
+) -> None:
+    broker = MosquittoBroker(persistence=False)
+    broker.start()
+    try:
+        async with running_link(broker, tmp_path / "o.db", 5) as (collector, outbox, _):
+            await _until(lambda: outbox.handed_over == 5 and _events(collector) == 5)
+            # Restarted without persistence: the broker forgets the node's session and every
+            # message it held for subscribers; no cloud ever confirmed the five rows.
+            broker.restart()
+            listener = Collector(broker)  # subscribed before the link's reconnect (1 s on)
+            try:
+                # Well inside the 30 s confirmation timeout that would resend them otherwise.
+                await _until(lambda: _events(listener) == 5, timeout=10)
+            finally:
+                listener.close()
+    finally:
+        broker.stop()
