@@ -61,6 +61,7 @@ class EdgeLink:
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._early_pubacks: dict[int, float] = {}  # paho mid -> when its PUBACK came
         self._acked: list[int] = []  # seqs PUBACKed, to be marked handed over by the pump
+        self._cloud_session: int | None = None  # `ts` of the cloud's last online state
         self._wake_pending = False
         self._topics: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -109,7 +110,13 @@ class EdgeLink:
             log.warning("broker %s refused the connection: %s", self.broker, reason)
             return
         base = wire.Topic(self.site, self.node, wire.Kind.ACK)
-        client.subscribe([(str(base), 1), (wire.Topic.commands_filter(self.site, self.node), 1)])
+        client.subscribe(
+            [
+                (str(base), 1),
+                (wire.Topic.commands_filter(self.site, self.node), 1),
+                (wire.CLOUD_STATE_TOPIC, 1),
+            ]
+        )
         if self._on_cards is not None:
             # Retained: the broker hands over the current list on every (re)subscribe.
             client.subscribe(str(wire.Topic(self.site, self.node, wire.Kind.CARDS)), 1)
@@ -123,13 +130,24 @@ class EdgeLink:
             # The broker holds nothing of ours (restarted without persistence, or never met
             # us): rows it took before may be lost with it. Sent again now, not after the
             # confirmation timeout; the cloud drops the ones it has.
+            log.info("the broker has no session of this node")
             self._call(self._resend_unconfirmed)
         self._call(self._wake.set)
+
+    def _cloud_state(self, state: wire.CloudState | None) -> None:
+        """A cloud session that came up after ours may have missed rows we handed over: the
+        broker drops what arrives while no cloud is subscribed (after a restart without
+        persistence the edge often reconnects first). Sent again now, once per cloud session
+        (the retained state comes again with every connect)."""
+        if state is None or not state.online or state.ts == self._cloud_session:
+            return
+        self._cloud_session = state.ts
+        self._call(self._resend_unconfirmed)
 
     def _resend_unconfirmed(self) -> None:
         resent = self.outbox.requeue_unconfirmed(0)
         if resent:
-            log.info("the broker has no session of ours: sending %d unconfirmed rows again", resent)
+            log.info("sending %d unconfirmed rows again", resent)
 
     def _disconnected(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
@@ -163,6 +181,9 @@ class EdgeLink:
             log.exception("failed to handle the message on %s", message.topic)
 
     def _handle(self, message: mqtt.MQTTMessage) -> None:
+        if message.topic == wire.CLOUD_STATE_TOPIC:
+            self._cloud_state(wire.read_cloud_state(message.payload))
+            return
         try:
             decoded = wire.decode(message.topic, message.payload)
         except wire.WireError as exc:

@@ -368,6 +368,22 @@ def cloud_state(online: bool) -> bytes:
     return json.dumps({"v": CONTRACT_VERSION, "online": online, "ts": now_ms()}).encode()
 
 
+class CloudState(_Strict):
+    """A `sw/v1/cloud/state` payload read back: `ts` tells one cloud session from the next."""
+
+    v: Literal[1] = CONTRACT_VERSION
+    online: bool
+    ts: Millis
+
+
+def read_cloud_state(payload: bytes) -> CloudState | None:
+    """The cloud state a payload says, or None if it is not one (it is ignored, not an error)."""
+    try:
+        return CloudState.model_validate_json(payload)
+    except ValidationError:
+        return None
+
+
 def encode(message: Message) -> tuple[str, bytes]:
     """The topic and the JSON bytes to publish for `message`."""
     payload = message.model_dump_json().encode()

@@ -79,14 +79,9 @@ async def gates(example_site: Site, tmp_path: Path) -> AsyncIterator[GateStack]:
             cloud = CloudService(cloud_settings(broker, tmp_path), {example_site.id: example_site})
             # After the broker restarts (no persistence), the edge may reconnect and publish its
             # backlog before the cloud has subscribed again; the broker drops those, and the edge
-            # sends them again once they go unconfirmed. A short timeout keeps that within the
-            # tests' wait instead of 30 s.
+            # sends them again when the cloud says it is online (default confirmation timeout).
             agent = EdgeAgent(
-                no_debounce(quick_site(sims.site_for_edge())),
-                "gate",
-                broker.address,
-                tmp_path,
-                confirm_timeout_s=3.0,
+                no_debounce(quick_site(sims.site_for_edge())), "gate", broker.address, tmp_path
             )
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(cloud.run())]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import threading
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from edge.link import EdgeLink
 from edge.outbox import Outbox
+from sitewatch import wire
 from tests.brokers import AmqttThread, MosquittoBroker
 
 SITE, NODE = "link-test", "n1"
@@ -148,3 +150,38 @@ async def test_a_broker_that_lost_the_session_gets_the_unconfirmed_rows_again_at
                 listener.close()
     finally:
         broker.stop()
+
+
+def _retain_cloud_state(broker: MosquittoBroker | AmqttThread, payload: bytes) -> None:
+    """Set (or with b"" clear) the cloud's retained state, as a cloud session does."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"s-{uuid.uuid4().hex[:6]}")
+    client.connect(broker.address.host, broker.address.port)
+    client.loop_start()
+    client.publish(wire.CLOUD_STATE_TOPIC, payload, qos=1, retain=True).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _online(ts: int) -> bytes:
+    return json.dumps({"v": 1, "online": True, "ts": ts}).encode()
+
+
+async def test_a_new_cloud_session_gets_the_unconfirmed_rows_again_at_once(
+    broker: MosquittoBroker | AmqttThread, tmp_path: Path
+) -> None:
+    try:
+        async with running_link(broker, tmp_path / "o.db", 5) as (collector, outbox, link):
+            await _until(lambda: outbox.handed_over == 5 and _events(collector) == 5)
+            # A cloud comes up (after a broker restart it may subscribe after the edge
+            # published, and the broker dropped those rows): sent again well inside the 30 s
+            # confirmation timeout.
+            _retain_cloud_state(broker, _online(1_000))
+            await _until(lambda: _events(collector) == 10)
+            # The same state again (retained, on the next connect) is the same cloud session.
+            _retain_cloud_state(broker, _online(1_000))
+            await _until(lambda: outbox.handed_over == 5)
+            link.wake()
+            await asyncio.sleep(0.5)  # the test is that nothing more goes out in this time
+            assert _events(collector) == 10
+    finally:
+        _retain_cloud_state(broker, b"")  # the other tests' links must not see it
