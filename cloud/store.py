@@ -107,6 +107,11 @@ def _apply_point(work: WorkingSet, site: Site, msg: wire.Envelope, value: wire.P
         work.add_sample(TelemetrySample(site_id, node, device_id, point, ts, float(reading)))  # type: ignore[arg-type]
     state = work.point((site_id, node, device_id, point))
     if state.stream is not None and not _is_newer(state, stream, seq):
+        if good and state.source_ts is not None:
+            device = site.nodes[node].devices[device_id]
+            engine.on_late_point_value(
+                work, site_id, device, point, Sample(reading, ts), state.source_ts
+            )
         return
     previous = None
     if state.quality == _GOOD.value and state.source_ts is not None:

@@ -69,9 +69,12 @@ def test_an_older_message_never_overwrites_a_newer_value(
     apply(sessions, example_site, event(3, point("supply-pressure", "pressure", 0.1, 1000)))
     with sessions() as session:
         record = session.scalars(select(PointRecord)).one()
-        alarms = session.scalars(select(AlarmRecord)).all()
+        (alarm,) = session.scalars(select(AlarmRecord)).all()
     assert (record.value, record.seq) == (0.6, 5)
-    assert alarms == [], "a stale low reading must not raise an alarm"
+    # The low reading is not the pressure now, but it happened, before the newer one: a past
+    # occurrence to acknowledge, never an active alarm.
+    assert (alarm.active, alarm.state) == (False, "rtn_unacknowledged")
+    assert _history(sessions, "supply-pressure")[1] == [("raised", 1000), ("cleared", 2000)]
 
 
 def _points(sessions: sessionmaker[Session]) -> dict[str, tuple[wire.Value, str, int]]:
@@ -89,8 +92,10 @@ def test_values_of_a_new_point_out_of_order_in_one_batch_keep_the_newest(
         store.apply(work, sites, event(4, point("supply-pressure", "pressure", 0.1, 1000)))
         work.flush()
     assert _points(sessions) == {"pressure": (0.6, "good", 7)}
-    with sessions() as session:
-        assert session.scalars(select(AlarmRecord)).all() == []
+    assert _history(sessions, "supply-pressure") == (
+        "rtn_unacknowledged",
+        [("raised", 1000), ("cleared", 2000)],
+    )
 
 
 def test_a_lost_link_keeps_the_values_but_marks_them_stale_until_data_comes_again(
@@ -392,3 +397,53 @@ def test_a_rate_alarm_says_how_fast_the_value_may_move(
     [alarm] = _alarms(sessions, "pressure")
     assert (alarm.condition, alarm.active) == ("rate", True)
     assert alarm.text.endswith("(changing faster than 0.1/min)")
+
+
+def _history(sessions: sessionmaker[Session], device: str) -> tuple[str, list[tuple[str, int]]]:
+    """The device's alarm: its state, and its history as (event, ms of `at`)."""
+    with sessions() as session:
+        alarm = session.scalars(select(AlarmRecord).where(AlarmRecord.device == device)).one()
+        lines = session.scalars(
+            select(AlarmEventRecord)
+            .where(AlarmEventRecord.alarm_id == alarm.id)
+            .order_by(AlarmEventRecord.id)
+        )
+        return alarm.state, [(line.event, int(line.at.timestamp() * 1000)) for line in lines]
+
+
+T0 = 1_700_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("device", "name", "after"),
+    [
+        ("pumproom-leak", "zone1", "rtn_unacknowledged"),
+        ("valve-station-1", "waterflow", "unacknowledged"),  # fire: latched until reset
+    ],
+)
+def test_an_activation_stored_after_a_newer_clear_is_recorded_as_an_occurrence(
+    sessions: sessionmaker[Session], example_site: Site, device: str, name: str, after: str
+) -> None:
+    # Two workers: the clear (seq 2) commits first, the activation (seq 1) after it.
+    apply(sessions, example_site, event(2, point(device, name, False, T0 + 400)))
+    apply(sessions, example_site, event(1, point(device, name, True, T0)))
+    # As one worker, storing them in order, would have it.
+    assert _history(sessions, device) == (after, [("raised", T0), ("cleared", T0 + 400)])
+    with sessions() as session:
+        assert session.scalars(select(PointRecord.value)).one() is False  # the newer value
+
+
+def test_a_late_value_inside_a_recorded_occurrence_adds_nothing(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    leak = "pumproom-leak"
+    apply(sessions, example_site, event(1, point(leak, "zone1", True, T0)))
+    apply(sessions, example_site, event(3, point(leak, "zone1", False, T0 + 800)))
+    apply(sessions, example_site, event(2, point(leak, "zone1", True, T0 + 400)))  # late
+    # A late clear while the alarm is on changes nothing either.
+    apply(sessions, example_site, event(5, point(leak, "zone1", True, T0 + 1600)))
+    apply(sessions, example_site, event(4, point(leak, "zone1", False, T0 + 1200)))  # late
+    assert _history(sessions, leak) == (
+        "unacknowledged",
+        [("raised", T0), ("cleared", T0 + 800), ("returned", T0 + 1600)],
+    )

@@ -211,6 +211,45 @@ def on_point_value(
         )
 
 
+def on_late_point_value(
+    work: WorkingSet, site: str, device: Device, point: str, late: Sample, newer_ts: int
+) -> None:
+    """A good value older than the point's stored one, which came first through another worker
+    (a shared subscription hands a node's messages to the workers in turn). It cannot move the
+    alarm back, but an activation it shows happened: if the alarm is off now and no occurrence
+    covers the value's time, it is recorded as an occurrence that ended by the stored value's
+    time (`newer_ts`), so the control room sees it and acknowledges it as one worker would have
+    had it."""
+    rule = _point_rule(site, device, point)
+    if rule is None or late.ts >= newer_ts:
+        return
+    alarms = work.alarms_of(rule.key)
+    at, ended = source_time(late.ts), source_time(newer_ts)
+    for verdict in evaluate(rule.spec, late.value, {}):
+        condition = rule.conditions[verdict.condition]
+        if not verdict.active or condition.on_delay_s:
+            continue  # persisting for an on-delay cannot be told from one value
+        alarm = alarms.get(condition.name)
+        if alarm is not None and not _missed(alarm, at):
+            continue
+        if alarm is None:
+            alarm = _new_alarm(work, rule.source, condition)
+            _hold_if_due(work, alarm, at)
+        lifecycle.set_active(alarm, True, late.value, at)
+        lifecycle.set_active(alarm, False, late.value, ended)
+
+
+def _missed(alarm: AlarmRecord, at: datetime) -> bool:
+    """Whether an activation at `at` is in no occurrence of the alarm: it is off, and `at` is
+    after its last occurrence ended (or it never had one). Before the last occurrence began, its
+    history would have to be read to tell: left alone."""
+    if alarm.active or alarm.raw_active:
+        return False
+    if alarm.raised_at is None:
+        return True
+    return alarm.cleared_at is not None and at > alarm.cleared_at
+
+
 def on_device_status(
     work: WorkingSet, site: str, device: Device, online: bool, reason: str | None, at: datetime
 ) -> None:
