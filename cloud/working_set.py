@@ -65,7 +65,6 @@ class WorkingSet:
         telemetry: TelemetrySink | None = None,
     ) -> None:
         self.session = session
-        lifecycle.write_lines_in_bulk(session)
         self.sites = sites or {}
         self.telemetry = telemetry
         self._samples: list[TelemetrySample] = []

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import store
+from cloud.alarms import actions
 from cloud.api.alarm_views import sort_key
 from cloud.models import AlarmEventRecord, AlarmRecord, PointRecord
 from cloud.working_set import WorkingSet
@@ -447,3 +448,18 @@ def test_a_late_value_inside_a_recorded_occurrence_adds_nothing(
         "unacknowledged",
         [("raised", T0), ("cleared", T0 + 800), ("returned", T0 + 1600)],
     )
+
+
+def test_history_lines_of_a_rolled_back_transaction_are_not_written(
+    sessions: sessionmaker[Session], example_site: Site
+) -> None:
+    apply(sessions, example_site, event(1, point("pumproom-leak", "zone1", True, T0)))
+    with sessions() as session:
+        alarm_id = session.scalars(select(AlarmRecord.id)).one()
+        actions.acknowledge(session, alarm_id, "王芳", datetime.now(UTC), "undone")
+        session.rollback()
+        actions.comment(session, alarm_id, "王芳", datetime.now(UTC), "kept")
+        session.commit()
+    with sessions() as session:
+        notes = session.scalars(select(AlarmEventRecord.note).order_by(AlarmEventRecord.id))
+        assert list(notes) == [None, "kept"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, SessionTransaction, object_session
 
 from cloud import bulk
 from cloud.alarms.states import HELD_STATES, AlarmState, IllegalTransition
@@ -38,34 +38,29 @@ def record(
         alarm.history.append(
             AlarmEventRecord(event=event, state=alarm.state, value=value, at=at, by=by, note=note)
         )
-    elif (pending := session.info.get(PENDING_LINES)) is not None:
-        line = {"event": event, "state": alarm.state, "value": value, "at": at, "by": by}
-        pending.append((alarm, line | {"note": note}))
     else:
-        # Not `alarm.history.append`: that would load the whole history of a chattering alarm.
-        line = AlarmEventRecord(
-            event=event, state=alarm.state, value=value, at=at, by=by, note=note
-        )
-        line.alarm = alarm
-        session.add(line)
-    if session is not None:
+        # Not an ORM object each (ingest records thousands a minute, and `alarm.history.append`
+        # would load the whole history of a chattering alarm): written in one statement after
+        # the session's next flush. Not in `alarm.history` until read again.
+        line = {"event": event, "state": alarm.state, "value": value, "at": at, "by": by}
+        session.info.setdefault(PENDING_LINES, []).append((alarm, line | {"note": note}))
         session.info.setdefault(CHANGED, set()).add(alarm)
     # Also what makes the alarm dirty: its session flushes before it commits, and the flush
     # writes the pending lines (see write_pending_lines).
     alarm.changed_at = utcnow()
 
 
-def write_lines_in_bulk(session: Session) -> None:
-    """History lines recorded in this session from now on are written in one statement a
-    flush, not as an ORM object each (ingest records thousands a minute). They are not in
-    `alarm.history` until read again."""
-    session.info.setdefault(PENDING_LINES, [])
-
-
 @event.listens_for(Session, "after_flush")
 def _write_after_flush(session: Session, _flush_context: object) -> None:
     # After the flush, so that the alarms it inserted have their ids.
     write_pending_lines(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_lines(session: Session, previous: SessionTransaction) -> None:
+    # What the transaction recorded did not happen (a savepoint's rollback keeps them).
+    if not previous.nested:
+        session.info.pop(PENDING_LINES, None)
 
 
 def write_pending_lines(session: Session) -> None:
